@@ -1,0 +1,110 @@
+//! Assembles natter: storage, the message writer, Socket.IO, the HTTP router;
+//! then serves them on one listener until a shutdown signal.
+//!
+//! Shutdown order matters for the durability promise: stop accepting, close the
+//! sockets (no new sends), let in-flight requests finish, then close the database
+//! pools (which checkpoints nothing unfinished: every answered send is committed).
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use axum::Router;
+use socketioxide::SocketIo;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::error::AppError;
+use crate::realtime::{self, notifier::Notifier};
+use crate::state::{Ctx, Inner};
+use crate::store::Store;
+use crate::store::writer::MessageWriter;
+
+pub struct App {
+    pub ctx: Ctx,
+    pub io: SocketIo,
+    pub router: Router,
+}
+
+impl App {
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let store = Store::connect(&config).await?;
+        let (socket_layer, io) = realtime::layer(&config);
+        let notifier = Notifier::new(io.clone());
+        let (committed_tx, committed_rx) = mpsc::unbounded_channel();
+        notifier.spawn_message_fanout(committed_rx);
+        let writer = MessageWriter::spawn(store.clone(), committed_tx);
+        let ctx = Ctx::new(Inner {
+            config,
+            store,
+            writer,
+            notifier,
+            presence: Default::default(),
+            cpu: Default::default(),
+            login_throttle: Default::default(),
+        });
+        realtime::attach(&io, ctx.clone());
+        let router = crate::http::router(ctx.clone())
+            .layer(CompressionLayer::new())
+            .layer(CatchPanicLayer::custom(|_| {
+                axum::response::IntoResponse::into_response(AppError::Internal(anyhow::anyhow!(
+                    "a request handler panicked"
+                )))
+            }))
+            .layer(TraceLayer::new_for_http())
+            .layer(socket_layer);
+        Ok(Self { ctx, io, router })
+    }
+
+    /// Serves until `shutdown` resolves, then closes sockets and the database.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self { ctx, io, router } = self;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let io_for_shutdown = io.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: closing sockets");
+            io_for_shutdown.close().await;
+            let _ = stop_tx.send(());
+        });
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+            .context("serving HTTP")?;
+        ctx.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

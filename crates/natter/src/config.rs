@@ -1,0 +1,111 @@
+//! Runtime configuration: one typed struct, read from flags and the environment.
+//!
+//! The defaults serve a laptop: listen on 127.0.0.1:3000, keep a SQLite file in
+//! `./data`, no Redis. `Config::summary` is what gets logged at start-up, with
+//! credentials in URLs masked.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "natter", version, about = "natter: real-time chat server")]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "NATTER_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Directory for the SQLite database (when DATABASE_URL is not set).
+    #[arg(long, env = "NATTER_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `sqlite://…` or `postgres://…`; defaults to `<data dir>/natter.db`.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// SQLite fsync policy: `full` survives power loss, `normal` only a process crash.
+    #[arg(long, env = "NATTER_SQLITE_SYNC", value_enum, default_value_t = SqliteSync::Full)]
+    pub sqlite_sync: SqliteSync,
+
+    /// Maximum size of one Socket.IO packet, in bytes.
+    #[arg(long, env = "NATTER_MAX_SOCKET_PAYLOAD", default_value_t = 64 * 1024)]
+    pub max_socket_payload: u64,
+
+    /// Mark the session cookie `Secure` (set this behind HTTPS).
+    #[arg(long, env = "NATTER_SECURE_COOKIE", default_value_t = false)]
+    pub secure_cookie: bool,
+
+    /// Log format.
+    #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSync {
+    Full,
+    Normal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// A config for an embedded SQLite database in `data_dir`, everything else default.
+    pub fn for_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        let mut config = Self::parse_from(["natter"]);
+        config.data_dir = data_dir.into();
+        config.database_url = None;
+        config
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("natter.db").display()),
+        }
+    }
+
+    /// One line for the start-up log, with any password in the database URL masked.
+    pub fn summary(&self) -> String {
+        format!(
+            "addr={} data_dir={} database={} sqlite_sync={:?} max_socket_payload={}",
+            self.addr,
+            self.data_dir.display(),
+            mask_password(&self.database_url()),
+            self.sqlite_sync,
+            self.max_socket_payload
+        )
+    }
+}
+
+fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_database_passwords() {
+        assert_eq!(
+            mask_password("postgres://app:s3cret@db:5432/natter"),
+            "postgres://app:***@db:5432/natter"
+        );
+        assert_eq!(mask_password("postgres://app@db/natter"), "postgres://app@db/natter");
+        assert_eq!(mask_password("sqlite://data/natter.db"), "sqlite://data/natter.db");
+    }
+}

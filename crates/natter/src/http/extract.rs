@@ -1,0 +1,130 @@
+//! Request extractors that answer in the contract's error shape: JSON bodies and
+//! query strings (400 when malformed), and the signed-in caller (401/403).
+//!
+//! A caller is identified by `Authorization: Bearer <token>` or by the session
+//! cookie. A cookie is sent by the browser on cross-site requests too, so a
+//! cookie-authenticated request that changes state must also prove it comes from
+//! our own origin: a same-origin `Origin` header, or the custom `X-Requested-With`
+//! header that a cross-site form cannot set.
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{Method, header};
+
+use crate::error::AppError;
+use crate::services::accounts::{self, AuthUser};
+use crate::state::Ctx;
+
+pub const SESSION_COOKIE: &str = "natter_session";
+
+/// `axum::Json`, with rejections in the contract's error shape.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(AppError))]
+pub struct Json<T>(pub T);
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        match rejection {
+            JsonRejection::MissingJsonContentType(_) => {
+                AppError::UnsupportedMedia("send the body as application/json".into())
+            }
+            JsonRejection::JsonDataError(e) => AppError::bad_request("invalid_body", e.body_text()),
+            JsonRejection::JsonSyntaxError(_) => {
+                AppError::bad_request("malformed_json", "the body is not valid JSON")
+            }
+            JsonRejection::BytesRejection(e) if e.status() == 413 => {
+                AppError::TooLarge("the body is too large".into())
+            }
+            other => AppError::bad_request("bad_request", other.body_text()),
+        }
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query`, with rejections in the contract's error shape.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Query<T>(pub T);
+
+impl From<QueryRejection> for AppError {
+    fn from(rejection: QueryRejection) -> Self {
+        AppError::bad_request("invalid_query", rejection.body_text())
+    }
+}
+
+/// The signed-in caller.
+pub struct Auth(pub AuthUser);
+
+impl FromRequestParts<Ctx> for Auth {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, AppError> {
+        if let Some(token) = bearer_token(parts) {
+            return Ok(Self(accounts::authenticate(ctx, token).await?));
+        }
+        let token = session_cookie(&parts.headers).ok_or(AppError::Unauthorized)?;
+        if !is_safe(&parts.method) && !same_origin(parts) {
+            return Err(AppError::Forbidden("cross-site request refused"));
+        }
+        Ok(Self(accounts::authenticate(ctx, &token).await?))
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The session token from a `Cookie` header, if one is present.
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == SESSION_COOKIE)
+        .map(|c| c.value().to_owned())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn same_origin(parts: &Parts) -> bool {
+    if parts.headers.contains_key("x-requested-with") {
+        return true;
+    }
+    let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    match (origin, host) {
+        (Some(origin), Some(host)) => origin
+            .split_once("://")
+            .is_some_and(|(_, origin_host)| origin_host == host),
+        _ => false,
+    }
+}
+
+/// `Set-Cookie` value that starts a session.
+pub fn session_cookie_header(token: &str, secure: bool) -> String {
+    cookie::Cookie::build((SESSION_COOKIE, token.to_owned()))
+        .path("/")
+        .http_only(true)
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::days(30))
+        .build()
+        .to_string()
+}
+
+/// `Set-Cookie` value that ends it.
+pub fn clear_cookie_header() -> String {
+    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}

@@ -1,0 +1,64 @@
+//! Connection life cycle: refuse sockets without a valid session, join the user's
+//! room, announce presence on the first socket and the last disconnect.
+
+use serde::Deserialize;
+use socketioxide::extract::{SocketRef, TryData};
+
+use super::events;
+use super::notifier::user_room;
+use crate::http::extract::session_cookie;
+use crate::ids::now_ms;
+use crate::services::accounts::{self, AuthUser};
+use crate::state::Ctx;
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectAuth {
+    token: Option<String>,
+}
+
+/// The `connect_error` message clients see.
+#[derive(Debug)]
+pub struct Unauthorized;
+
+impl std::fmt::Display for Unauthorized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("unauthorized")
+    }
+}
+
+/// Connect middleware: the handshake's `auth.token`, or else the session cookie.
+pub async fn authenticate(
+    ctx: Ctx,
+    socket: SocketRef,
+    TryData(auth): TryData<ConnectAuth>,
+) -> Result<(), Unauthorized> {
+    let token = auth
+        .ok()
+        .and_then(|a| a.token)
+        .or_else(|| session_cookie(&socket.req_parts().headers))
+        .ok_or(Unauthorized)?;
+    let user = accounts::authenticate(&ctx, &token).await.map_err(|_| Unauthorized)?;
+    socket.extensions.insert(user);
+    Ok(())
+}
+
+pub async fn connected(ctx: Ctx, socket: SocketRef) {
+    let Some(user) = socket.extensions.get::<AuthUser>() else {
+        let _ = socket.disconnect();
+        return;
+    };
+    socket.join(user_room(&user.id));
+    events::register(&ctx, &socket, &user);
+    if ctx.presence.connected(&user.id) {
+        ctx.notifier.presence(&user.id, true, None).await;
+    }
+    socket.on_disconnect(move || async move {
+        if ctx.presence.disconnected(&user.id) {
+            let now = now_ms();
+            if let Err(e) = ctx.store.set_last_seen(&user.id, Some(now)).await {
+                tracing::warn!(user = %user.id, "could not store last seen: {e}");
+            }
+            ctx.notifier.presence(&user.id, false, Some(now)).await;
+        }
+    });
+}

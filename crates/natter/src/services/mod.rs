@@ -1,0 +1,28 @@
+//! The rules of natter, one place each. HTTP handlers and socket handlers only
+//! translate between the wire and these functions.
+
+pub mod accounts;
+pub mod conversations;
+pub mod directory;
+pub mod images;
+pub mod messages;
+pub mod profiles;
+pub mod validate;
+
+use crate::model::User;
+use crate::state::Ctx;
+use crate::store::users::UserRow;
+
+/// The public profile of a stored user, with live presence.
+pub fn public_user(ctx: &Ctx, row: UserRow) -> User {
+    let online = ctx.presence.is_online(&row.id);
+    User {
+        avatar_url: row.avatar_id.map(|id| format!("/api/avatars/{id}")),
+        online,
+        last_seen_at: if online { None } else { row.last_seen_at },
+        id: row.id,
+        username: row.username,
+        display_name: row.display_name,
+        status_message: row.status_message,
+    }
+}

@@ -1,0 +1,38 @@
+//! The application context handed to every HTTP handler, socket handler and service.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::realtime::notifier::Notifier;
+use crate::realtime::presence::Presence;
+use crate::cpu::CpuPool;
+use crate::services::accounts::LoginThrottle;
+use crate::store::Store;
+use crate::store::writer::MessageWriter;
+
+#[derive(Clone)]
+pub struct Ctx(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Store,
+    pub writer: MessageWriter,
+    pub notifier: Notifier,
+    pub presence: Presence,
+    pub cpu: CpuPool,
+    pub login_throttle: LoginThrottle,
+}
+
+impl Ctx {
+    pub fn new(inner: Inner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl Deref for Ctx {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

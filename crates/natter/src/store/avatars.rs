@@ -1,0 +1,77 @@
+//! Profile pictures, stored in the database so every node of a cluster can serve
+//! them. Each upload gets a new id, which is also its URL: a replaced picture's
+//! old URL stops resolving, and a live one can be cached forever.
+
+use super::Store;
+use super::users::{USER_COLUMNS, UserRow};
+use crate::error::{AppError, AppResult};
+
+pub struct NewAvatar<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub content_type: &'a str,
+    pub large: &'a [u8],
+    pub small: &'a [u8],
+    pub created_at: i64,
+}
+
+impl Store {
+    /// Stores the picture, makes it the user's, and drops the one it replaces.
+    pub async fn replace_avatar(&self, avatar: NewAvatar<'_>) -> AppResult<UserRow> {
+        let mut tx = self.writer().begin().await?;
+        sqlx::query("DELETE FROM avatars WHERE user_id = $1")
+            .bind(avatar.user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO avatars (id, user_id, content_type, large, small, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(avatar.id)
+        .bind(avatar.user_id)
+        .bind(avatar.content_type)
+        .bind(avatar.large.to_vec())
+        .bind(avatar.small.to_vec())
+        .bind(avatar.created_at)
+        .execute(&mut *tx)
+        .await?;
+        let user = set_avatar_id(&mut tx, avatar.user_id, Some(avatar.id)).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    pub async fn remove_avatar(&self, user_id: &str) -> AppResult<UserRow> {
+        let mut tx = self.writer().begin().await?;
+        sqlx::query("DELETE FROM avatars WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let user = set_avatar_id(&mut tx, user_id, None).await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    /// The content type and bytes of a stored picture, large or small.
+    pub async fn avatar_image(&self, id: &str, small: bool) -> AppResult<Option<(String, Vec<u8>)>> {
+        let sql = if small {
+            "SELECT content_type, small FROM avatars WHERE id = $1"
+        } else {
+            "SELECT content_type, large FROM avatars WHERE id = $1"
+        };
+        Ok(sqlx::query_as(sql).bind(id).fetch_optional(self.reader()).await?)
+    }
+}
+
+async fn set_avatar_id(
+    conn: &mut sqlx::AnyConnection,
+    user_id: &str,
+    avatar_id: Option<&str>,
+) -> AppResult<UserRow> {
+    let sql = format!("UPDATE users SET avatar_id = $2 WHERE id = $1 RETURNING {USER_COLUMNS}");
+    sqlx::query_as(&sql)
+        .bind(user_id)
+        .bind(avatar_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(AppError::NotFound("user"))
+}

@@ -1,0 +1,195 @@
+//! Conversations: the lobby and one direct conversation per pair of users, with
+//! each member's read mark.
+
+use sqlx::FromRow;
+
+use super::Store;
+use super::users::UserRow;
+use crate::error::AppResult;
+use crate::model::{LOBBY_ID, Message};
+
+/// Who may read and write a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Members {
+    /// Every user.
+    Everyone,
+    Pair(String, String),
+}
+
+impl Members {
+    pub fn includes(&self, user_id: &str) -> bool {
+        match self {
+            Self::Everyone => true,
+            Self::Pair(a, b) => a == user_id || b == user_id,
+        }
+    }
+}
+
+/// A conversation as one member sees it: their read mark, the peer's, the peer
+/// and the last message, fetched in one query.
+#[derive(Debug, FromRow)]
+pub struct ConversationRow {
+    pub id: String,
+    pub kind: String,
+    pub last_seq: i64,
+    pub created_at: i64,
+    pub last_activity_at: i64,
+    pub my_read: i64,
+    pub peer_read: i64,
+    pub p_id: Option<String>,
+    pub p_username: Option<String>,
+    pub p_display_name: Option<String>,
+    pub p_status_message: Option<String>,
+    pub p_avatar_id: Option<String>,
+    pub p_last_seen_at: Option<i64>,
+    pub m_id: Option<String>,
+    pub m_sender_id: Option<String>,
+    pub m_user: Option<String>,
+    pub m_msg: Option<String>,
+    pub m_client_id: Option<String>,
+    pub m_created_at: Option<i64>,
+}
+
+impl ConversationRow {
+    pub fn peer(&self) -> Option<UserRow> {
+        Some(UserRow {
+            id: self.p_id.clone()?,
+            username: self.p_username.clone()?,
+            display_name: self.p_display_name.clone()?,
+            status_message: self.p_status_message.clone().unwrap_or_default(),
+            avatar_id: self.p_avatar_id.clone(),
+            last_seen_at: self.p_last_seen_at,
+        })
+    }
+
+    pub fn last_message(&self) -> Option<Message> {
+        Some(Message {
+            id: self.m_id.clone()?,
+            conversation_id: self.id.clone(),
+            seq: self.last_seq,
+            sender_id: self.m_sender_id.clone()?,
+            user: self.m_user.clone()?,
+            msg: self.m_msg.clone()?,
+            client_id: self.m_client_id.clone()?,
+            created_at: self.m_created_at?,
+        })
+    }
+}
+
+/// `$1` is the viewer; `$2` narrows to one conversation id, or '' for all.
+const CONVERSATION_QUERY: &str = "\
+SELECT c.id, c.kind, c.last_seq, c.created_at, c.last_activity_at,
+       COALESCE(mine.last_read_seq, 0) AS my_read,
+       COALESCE(theirs.last_read_seq, 0) AS peer_read,
+       p.id AS p_id, p.username AS p_username, p.display_name AS p_display_name,
+       p.status_message AS p_status_message, p.avatar_id AS p_avatar_id,
+       p.last_seen_at AS p_last_seen_at,
+       m.id AS m_id, m.sender_id AS m_sender_id, mu.username AS m_user, m.msg AS m_msg,
+       m.client_id AS m_client_id, m.created_at AS m_created_at
+FROM conversations c
+LEFT JOIN read_marks mine ON mine.conversation_id = c.id AND mine.user_id = $1
+LEFT JOIN users p ON p.id = (CASE WHEN c.user_a = $1 THEN c.user_b ELSE c.user_a END)
+LEFT JOIN read_marks theirs ON theirs.conversation_id = c.id AND theirs.user_id = p.id
+LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
+LEFT JOIN users mu ON mu.id = m.sender_id
+WHERE (c.kind = 'lobby' OR c.user_a = $1 OR c.user_b = $1) AND ($2 = '' OR c.id = $2)
+ORDER BY c.last_activity_at DESC, c.id";
+
+impl Store {
+    /// The direct conversation of a pair, created if it does not exist yet.
+    /// Returns its id and whether this call created it.
+    pub async fn find_or_create_direct(
+        &self,
+        user_x: &str,
+        user_y: &str,
+        new_id: &str,
+        now: i64,
+    ) -> AppResult<(String, bool)> {
+        let (a, b) = if user_x < user_y { (user_x, user_y) } else { (user_y, user_x) };
+        let inserted: Option<String> = sqlx::query_scalar(
+            "INSERT INTO conversations (id, kind, user_a, user_b, last_seq, last_activity_at, created_at) \
+             VALUES ($1, 'direct', $2, $3, 0, $4, $4) ON CONFLICT (user_a, user_b) DO NOTHING RETURNING id",
+        )
+        .bind(new_id)
+        .bind(a)
+        .bind(b)
+        .bind(now)
+        .fetch_optional(self.writer())
+        .await?;
+        if let Some(id) = inserted {
+            return Ok((id, true));
+        }
+        let id = sqlx::query_scalar("SELECT id FROM conversations WHERE user_a = $1 AND user_b = $2")
+            .bind(a)
+            .bind(b)
+            .fetch_one(self.writer())
+            .await?;
+        Ok((id, false))
+    }
+
+    /// Every conversation of the user, most recent activity first.
+    pub async fn conversations_of(&self, user_id: &str) -> AppResult<Vec<ConversationRow>> {
+        Ok(sqlx::query_as(CONVERSATION_QUERY)
+            .bind(user_id)
+            .bind("")
+            .fetch_all(self.reader())
+            .await?)
+    }
+
+    /// One conversation as `user_id` sees it; `None` when it does not exist or
+    /// the user is not a member.
+    pub async fn conversation_for(
+        &self,
+        user_id: &str,
+        conversation_id: &str,
+    ) -> AppResult<Option<ConversationRow>> {
+        if conversation_id.is_empty() {
+            return Ok(None);
+        }
+        Ok(sqlx::query_as(CONVERSATION_QUERY)
+            .bind(user_id)
+            .bind(conversation_id)
+            .fetch_optional(self.reader())
+            .await?)
+    }
+
+    /// Members and current last seq of a conversation.
+    pub async fn members(&self, conversation_id: &str) -> AppResult<Option<(Members, i64)>> {
+        let row: Option<(String, Option<String>, Option<String>, i64)> = sqlx::query_as(
+            "SELECT kind, user_a, user_b, last_seq FROM conversations WHERE id = $1",
+        )
+        .bind(conversation_id)
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(row.map(|(kind, a, b, last_seq)| (members_of(&kind, a, b), last_seq)))
+    }
+
+    /// Moves the user's read mark forward to `seq` (never back); returns the mark now stored.
+    pub async fn mark_read(&self, conversation_id: &str, user_id: &str, seq: i64) -> AppResult<i64> {
+        Ok(sqlx::query_scalar(UPSERT_READ_MARK)
+            .bind(conversation_id)
+            .bind(user_id)
+            .bind(seq)
+            .fetch_one(self.writer())
+            .await?)
+    }
+}
+
+/// Shared with the message writer, which moves the sender's mark with each send.
+pub(crate) const UPSERT_READ_MARK: &str = "\
+INSERT INTO read_marks (conversation_id, user_id, last_read_seq) VALUES ($1, $2, $3)
+ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_seq =
+  CASE WHEN excluded.last_read_seq > read_marks.last_read_seq
+       THEN excluded.last_read_seq ELSE read_marks.last_read_seq END
+RETURNING last_read_seq";
+
+pub(crate) fn members_of(kind: &str, a: Option<String>, b: Option<String>) -> Members {
+    match (kind, a, b) {
+        ("direct", Some(a), Some(b)) => Members::Pair(a, b),
+        _ => Members::Everyone,
+    }
+}
+
+pub fn is_lobby(id: &str) -> bool {
+    id == LOBBY_ID
+}

@@ -1,0 +1,128 @@
+//! Durable storage: SQLite (embedded, the default) or PostgreSQL.
+//!
+//! Both back-ends run the same SQL through sqlx's `Any` driver. The schema is kept
+//! to what both dialects share (`$n` parameters, `RETURNING`, `ON CONFLICT`,
+//! `CASE` instead of `max()`/`greatest()`), so every query exists once and one
+//! conformance suite covers both; each back-end keeps its own migrations for
+//! types and physical layout (`WITHOUT ROWID`, `BYTEA`).
+//!
+//! SQLite gets one write connection (SQLite has a single writer anyway, and one
+//! connection avoids `SQLITE_BUSY` storms) and a small pool of readers, which WAL
+//! lets run beside the writer. Message inserts go through [`writer`], which commits
+//! them in batches.
+
+pub mod avatars;
+pub mod conversations;
+pub mod messages;
+pub mod users;
+pub mod writer;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+use crate::config::{Config, SqliteSync};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    read: AnyPool,
+    write: AnyPool,
+    pub backend: Backend,
+}
+
+impl Store {
+    /// Opens the database named by the config and applies pending migrations.
+    pub async fn connect(config: &Config) -> anyhow::Result<Self> {
+        install_default_drivers();
+        let url = config.database_url();
+        if url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&config.data_dir).with_context(|| {
+                format!("creating the data directory {}", config.data_dir.display())
+            })?;
+            let synchronous = match config.sqlite_sync {
+                SqliteSync::Full => "FULL",
+                SqliteSync::Normal => "NORMAL",
+            };
+            let write = sqlite_pool(&url, 1, synchronous).await?;
+            sqlx::migrate!("./migrations/sqlite")
+                .run(&write)
+                .await
+                .context("applying SQLite migrations")?;
+            let read = sqlite_pool(&url, 4, synchronous).await?;
+            Ok(Self {
+                read,
+                write,
+                backend: Backend::Sqlite,
+            })
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(5))
+                .connect(&url)
+                .await
+                .context("connecting to PostgreSQL")?;
+            sqlx::migrate!("./migrations/postgres")
+                .run(&pool)
+                .await
+                .context("applying PostgreSQL migrations")?;
+            Ok(Self {
+                read: pool.clone(),
+                write: pool,
+                backend: Backend::Postgres,
+            })
+        } else {
+            anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:")
+        }
+    }
+
+    pub fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    pub fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+async fn sqlite_pool(url: &str, size: u32, synchronous: &'static str) -> anyhow::Result<AnyPool> {
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .min_connections(size)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                let pragmas = format!(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
+                );
+                conn.execute(pragmas.as_str()).await?;
+                Ok(())
+            })
+        })
+        .connect(url)
+        .await
+        .with_context(|| format!("opening SQLite database {url}"))
+}
+
+/// True when the error is a unique-constraint violation (a conflict, not a fault).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}

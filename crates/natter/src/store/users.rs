@@ -1,0 +1,198 @@
+//! Users and their sessions.
+
+use sqlx::FromRow;
+
+use super::{Store, is_unique_violation};
+use crate::error::{AppError, AppResult};
+
+/// A user as stored; `online` is not stored but comes from live sockets.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub status_message: String,
+    pub avatar_id: Option<String>,
+    pub last_seen_at: Option<i64>,
+}
+
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, display_name, status_message, avatar_id, last_seen_at";
+
+pub struct NewUser<'a> {
+    pub id: &'a str,
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub created_at: i64,
+}
+
+/// One page of the directory, in username order.
+pub struct DirectoryQuery<'a> {
+    pub exclude_id: &'a str,
+    pub search: &'a str,
+    pub after_username: &'a str,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Inserts a user; a taken username is a 409.
+    pub async fn insert_user(&self, user: NewUser<'_>) -> AppResult<()> {
+        let result = sqlx::query(
+            "INSERT INTO users (id, username, display_name, password_hash, created_at) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(user.id)
+        .bind(user.username)
+        .bind(user.display_name)
+        .bind(user.password_hash)
+        .bind(user.created_at)
+        .execute(self.writer())
+        .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_unique_violation(&e) => Err(AppError::Conflict {
+                code: "username_taken",
+                message: "this username is taken".into(),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn user_by_id(&self, id: &str) -> AppResult<Option<UserRow>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.reader()).await?)
+    }
+
+    /// The user and their password hash, for sign-in.
+    pub async fn user_credentials(&self, username: &str) -> AppResult<Option<(UserRow, String)>> {
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1");
+        let found: Option<UserRowWithHash> =
+            sqlx::query_as(&sql).bind(username).fetch_optional(self.reader()).await?;
+        Ok(found.map(|r| (r.user, r.password_hash)))
+    }
+
+    pub async fn password_hash(&self, user_id: &str) -> AppResult<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+            .bind(user_id)
+            .fetch_optional(self.reader())
+            .await?)
+    }
+
+    pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> AppResult<()> {
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(hash)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Changes the fields that are `Some`, and returns the user as now stored.
+    pub async fn update_profile(
+        &self,
+        user_id: &str,
+        display_name: Option<&str>,
+        status_message: Option<&str>,
+    ) -> AppResult<UserRow> {
+        let sql = format!(
+            "UPDATE users SET display_name = COALESCE($2, display_name), \
+             status_message = COALESCE($3, status_message) WHERE id = $1 RETURNING {USER_COLUMNS}"
+        );
+        sqlx::query_as(&sql)
+            .bind(user_id)
+            .bind(display_name)
+            .bind(status_message)
+            .fetch_optional(self.writer())
+            .await?
+            .ok_or(AppError::NotFound("user"))
+    }
+
+    pub async fn set_last_seen(&self, user_id: &str, at: Option<i64>) -> AppResult<()> {
+        sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = $1")
+            .bind(user_id)
+            .bind(at)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Users matching `search` (case-insensitive, on username or display name).
+    pub async fn directory(&self, q: DirectoryQuery<'_>) -> AppResult<Vec<UserRow>> {
+        let pattern = format!("%{}%", escape_like(&q.search.to_lowercase()));
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id <> $1 AND username > $2 \
+             AND ($3 = '%%' OR username LIKE $3 ESCAPE '\\' OR lower(display_name) LIKE $3 ESCAPE '\\') \
+             ORDER BY username LIMIT $4"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(q.exclude_id)
+            .bind(q.after_username)
+            .bind(pattern)
+            .bind(q.limit)
+            .fetch_all(self.reader())
+            .await?)
+    }
+
+    pub async fn insert_session(&self, token_hash: &str, user_id: &str, now: i64) -> AppResult<()> {
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session_user(&self, token_hash: &str) -> AppResult<Option<UserRow>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS} FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.token_hash = $1"
+        );
+        Ok(sqlx::query_as(&sql).bind(token_hash).fetch_optional(self.reader()).await?)
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> AppResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of the user except `keep_hash`.
+    pub async fn delete_other_sessions(&self, user_id: &str, keep_hash: &str) -> AppResult<()> {
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep_hash)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+}
+
+#[derive(FromRow)]
+struct UserRowWithHash {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+/// Escapes LIKE wildcards so a search for `a_b` finds only `a_b`.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_wildcards_are_escaped() {
+        assert_eq!(super::escape_like("a_b%c\\"), "a\\_b\\%c\\\\");
+    }
+}

@@ -1,0 +1,215 @@
+//! The message writer: group commit for sends.
+//!
+//! A send is acknowledged only after its transaction is durable, and with
+//! `synchronous=FULL` every commit costs an fsync. Committing each send alone caps
+//! throughput at the disk's fsync rate, so sends queue to a writer task that takes
+//! everything waiting (up to `MAX_BATCH`), applies it in one transaction and answers
+//! every sender after the single commit.
+//!
+//! Each conversation always goes to the same lane (by hash of its id), and a lane
+//! hands committed messages to the notifier in commit order, so members see every
+//! conversation in `seq` order. SQLite runs one lane (it has one writer anyway);
+//! PostgreSQL runs several, since it commits independent rows in parallel.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::LazyLock;
+
+use sqlx::AnyConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use super::conversations::{Members, UPSERT_READ_MARK, members_of};
+use super::messages::MESSAGE_COLUMNS;
+use super::{Backend, Store};
+use crate::error::{AppError, AppResult};
+use crate::ids::{new_id, now_ms};
+use crate::model::Message;
+
+const MAX_BATCH: usize = 512;
+const QUEUE_DEPTH: usize = 4096;
+
+/// A validated send, ready to store.
+#[derive(Debug, Clone)]
+pub struct SendRequest {
+    pub conversation_id: String,
+    pub sender_id: String,
+    pub sender_username: String,
+    pub msg: String,
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Sent {
+    /// Stored by this request.
+    New(Message),
+    /// This sender had already sent this clientId: the stored message.
+    Existing(Message),
+}
+
+/// A newly stored message and who must hear of it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub message: Message,
+    pub members: Members,
+}
+
+struct Job {
+    request: SendRequest,
+    reply: oneshot::Sender<AppResult<Sent>>,
+}
+
+#[derive(Clone)]
+pub struct MessageWriter {
+    lanes: Vec<mpsc::Sender<Job>>,
+}
+
+impl MessageWriter {
+    /// Starts the writer lanes; committed messages go to `committed`, in order.
+    pub fn spawn(store: Store, committed: mpsc::UnboundedSender<Committed>) -> Self {
+        let lanes = match store.backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => 4,
+        };
+        let lanes = (0..lanes)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+                tokio::spawn(run_lane(store.clone(), rx, committed.clone()));
+                tx
+            })
+            .collect();
+        Self { lanes }
+    }
+
+    /// Stores the message durably (or finds the earlier one with its clientId).
+    pub async fn send(&self, request: SendRequest) -> AppResult<Sent> {
+        let mut hasher = DefaultHasher::new();
+        request.conversation_id.hash(&mut hasher);
+        let lane = &self.lanes[hasher.finish() as usize % self.lanes.len()];
+        let (reply, answer) = oneshot::channel();
+        lane.send(Job { request, reply })
+            .await
+            .map_err(|_| AppError::Unavailable(anyhow::anyhow!("message writer stopped")))?;
+        answer
+            .await
+            .map_err(|_| AppError::Unavailable(anyhow::anyhow!("message writer stopped")))?
+    }
+}
+
+async fn run_lane(
+    store: Store,
+    mut queue: mpsc::Receiver<Job>,
+    committed: mpsc::UnboundedSender<Committed>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let outcomes = match commit(&store, &batch).await {
+            Ok(outcomes) => outcomes,
+            // One bad send must not sink the others: retry each on its own.
+            Err(batch_error) => {
+                tracing::warn!("batch of {} sends failed, retrying singly: {batch_error}", batch.len());
+                let mut outcomes = Vec::with_capacity(batch.len());
+                for job in &batch {
+                    outcomes.push(match commit(&store, std::slice::from_ref(job)).await {
+                        Ok(mut one) => one.remove(0),
+                        Err(e) => Err(e.into()),
+                    });
+                }
+                outcomes
+            }
+        };
+        for (job, outcome) in batch.drain(..).zip(outcomes) {
+            let outcome = outcome.map(|(sent, members)| {
+                if let Sent::New(message) = &sent {
+                    let _ = committed.send(Committed {
+                        message: message.clone(),
+                        members,
+                    });
+                }
+                sent
+            });
+            let _ = job.reply.send(outcome);
+        }
+    }
+}
+
+type Outcome = AppResult<(Sent, Members)>;
+
+/// Applies the jobs in one transaction. The outer error means the transaction
+/// failed as a whole; an inner error is one job's rejection (e.g. not a member).
+async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
+    let mut tx = store.writer().begin().await?;
+    let now = now_ms();
+    let mut outcomes = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        outcomes.push(apply(&mut tx, &job.request, now).await?);
+    }
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+static EXISTING_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id \
+         WHERE m.sender_id = $1 AND m.client_id = $2"
+    )
+});
+
+async fn apply(conn: &mut AnyConnection, req: &SendRequest, now: i64) -> Result<Outcome, sqlx::Error> {
+    let conversation: Option<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT kind, user_a, user_b FROM conversations WHERE id = $1")
+            .bind(&req.conversation_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let Some((kind, a, b)) = conversation else {
+        return Ok(Err(AppError::NotFound("conversation")));
+    };
+    let members = members_of(&kind, a, b);
+    if !members.includes(&req.sender_id) {
+        return Ok(Err(AppError::NotFound("conversation")));
+    }
+    let existing: Option<Message> = sqlx::query_as(EXISTING_SQL.as_str())
+        .bind(&req.sender_id)
+        .bind(&req.client_id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(message) = existing {
+        return Ok(Ok((Sent::Existing(message), members)));
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2 WHERE id = $1 RETURNING last_seq",
+    )
+    .bind(&req.conversation_id)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    let message = Message {
+        id: new_id(),
+        conversation_id: req.conversation_id.clone(),
+        seq,
+        sender_id: req.sender_id.clone(),
+        user: req.sender_username.clone(),
+        msg: req.msg.clone(),
+        client_id: req.client_id.clone(),
+        created_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO messages (conversation_id, seq, id, sender_id, msg, client_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&message.conversation_id)
+    .bind(seq)
+    .bind(&message.id)
+    .bind(&message.sender_id)
+    .bind(&message.msg)
+    .bind(&message.client_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    // Sending implies having read everything up to one's own message.
+    sqlx::query(UPSERT_READ_MARK)
+        .bind(&message.conversation_id)
+        .bind(&message.sender_id)
+        .bind(seq)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Ok((Sent::New(message), members)))
+}
