@@ -1,0 +1,301 @@
+//! Test harness: the real natter app on an ephemeral port with a fresh database
+//! (a temp SQLite file, or a new PostgreSQL database), an HTTP client, and a real
+//! Socket.IO client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use natter::app::App;
+use natter::config::Config;
+use reqwest::{Method, StatusCode};
+use rust_socketio::asynchronous::{Client as SioClient, ClientBuilder};
+use rust_socketio::{Payload, TransportType};
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+/// Runs one scenario against SQLite and against PostgreSQL (skipped, loudly,
+/// when no PostgreSQL server is reachable).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::common::TestApp::sqlite().await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::common::TestApp::postgres().await {
+                    super::$scenario(app).await;
+                }
+            }
+        }
+    )*};
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+impl TestApp {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = Config::for_data_dir(dir.path());
+        Self::start(config, dir).await
+    }
+
+    /// A fresh database on the PostgreSQL server, or `None` (and a loud notice)
+    /// when none is reachable.
+    pub async fn postgres() -> Option<Self> {
+        use sqlx::Connection;
+        let admin_url = postgres_admin_url();
+        let connect = sqlx::PgConnection::connect(&admin_url);
+        let mut admin = match tokio::time::timeout(Duration::from_secs(3), connect).await {
+            Ok(Ok(conn)) => conn,
+            _ => {
+                eprintln!(
+                    "\n!!! SKIPPED: PostgreSQL test: no server at {admin_url} (set TEST_DATABASE_URL) !!!\n"
+                );
+                return None;
+            }
+        };
+        let name = format!("natter_t_{}", natter::ids::new_id());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let (prefix, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_data_dir(dir.path());
+        config.database_url = Some(format!("{prefix}/{name}"));
+        Some(Self::start(config, dir).await)
+    }
+
+    async fn start(config: Config, dir: tempfile::TempDir) -> Self {
+        let app = App::build(config).await.expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+            _dir: dir,
+            stop: Some(stop),
+        }
+    }
+
+    /// Sends a request; returns the status and the JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    pub async fn register(&self, username: &str) -> TestUser {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/auth/register",
+                None,
+                Some(json!({ "username": username, "password": "correct horse" })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "register {username}: {body}");
+        TestUser {
+            id: body["user"]["id"].as_str().unwrap().to_owned(),
+            username: username.to_owned(),
+            token: body["token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// The direct conversation between two users (created on first call).
+    pub async fn direct(&self, from: &TestUser, to: &TestUser) -> String {
+        let (status, body) = self
+            .post("/api/conversations", &from.token, json!({ "userId": to.id }))
+            .await;
+        assert!(status.is_success(), "open conversation: {body}");
+        body["conversation"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn send(&self, user: &TestUser, conversation: &str, msg: &str, client_id: &str) -> Value {
+        let (status, body) = self
+            .post(
+                &format!("/api/conversations/{conversation}/messages"),
+                &user.token,
+                json!({ "msg": msg, "clientId": client_id }),
+            )
+            .await;
+        assert!(status.is_success(), "send: {status} {body}");
+        body["message"].clone()
+    }
+
+    pub async fn socket(&self, token: &str) -> TestSocket {
+        TestSocket::connect(&self.base, Some(json!({ "token": token })), TransportType::Websocket)
+            .await
+            .expect("socket connects")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub username: String,
+    pub token: String,
+}
+
+/// A Socket.IO client that records every event it receives.
+pub struct TestSocket {
+    client: SioClient,
+    events: Mutex<mpsc::UnboundedReceiver<(String, Value)>>,
+}
+
+impl TestSocket {
+    /// Connects; `Err(message)` when the server refuses with `connect_error`.
+    pub async fn connect(
+        base: &str,
+        auth: Option<Value>,
+        transport: TransportType,
+    ) -> Result<Self, String> {
+        let (tx, rx) = mpsc::unbounded_channel::<(String, Value)>();
+        let (connected_tx, connected_rx) = mpsc::unbounded_channel::<Result<(), String>>();
+        let events = tx.clone();
+        let on_connect = connected_tx.clone();
+        let mut builder = ClientBuilder::new(format!("{base}/api/socket.io/"))
+            .transport_type(transport)
+            .reconnect(false)
+            .on_any(move |event, payload, _| {
+                let events = events.clone();
+                async move {
+                    let _ = events.send((String::from(event), first_value(payload)));
+                }
+                .boxed()
+            })
+            .on("open", move |_, _| {
+                let _ = on_connect.send(Ok(()));
+                async {}.boxed()
+            })
+            .on("error", move |payload, _| {
+                let _ = connected_tx.send(Err(format!("{:?}", first_value(payload))));
+                async {}.boxed()
+            });
+        if let Some(auth) = auth {
+            builder = builder.auth(auth);
+        }
+        let client = builder.connect().await.map_err(|e| e.to_string())?;
+        let mut connected_rx = connected_rx;
+        match tokio::time::timeout(Duration::from_secs(5), connected_rx.recv()).await {
+            Ok(Some(Ok(()))) => Ok(Self {
+                client,
+                events: Mutex::new(rx),
+            }),
+            Ok(Some(Err(e))) => Err(e),
+            _ => Err("no connect answer".into()),
+        }
+    }
+
+    /// Emits with an acknowledgement and waits for it.
+    pub async fn emit_ack(&self, event: &str, payload: Value) -> Value {
+        let (tx, rx) = oneshot::channel::<Value>();
+        let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
+        self.client
+            .emit_with_ack(event, payload, Duration::from_secs(10), move |payload, _| {
+                if let Some(tx) = tx.lock().unwrap().take() {
+                    let _ = tx.send(first_value(payload));
+                }
+                async {}.boxed()
+            })
+            .await
+            .expect("emit");
+        tokio::time::timeout(Duration::from_secs(10), rx)
+            .await
+            .expect("ack within 10 s")
+            .expect("ack")
+    }
+
+    /// The next event named `name` (others are skipped), within 5 s.
+    pub async fn next(&self, name: &str) -> Value {
+        self.try_next(name, Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("no '{name}' event within 5 s"))
+    }
+
+    pub async fn try_next(&self, name: &str, wait: Duration) -> Option<Value> {
+        let mut events = self.events.lock().await;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some((event, payload))) if event == name => return Some(payload),
+                Ok(Some(_)) => continue,
+                _ => return None,
+            }
+        }
+    }
+
+    pub async fn disconnect(self) {
+        let _ = self.client.disconnect().await;
+    }
+}
+
+fn first_value(payload: Payload) -> Value {
+    match payload {
+        Payload::Text(mut values) if !values.is_empty() => values.remove(0),
+        #[allow(deprecated)]
+        Payload::String(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+        _ => Value::Null,
+    }
+}
