@@ -13,7 +13,17 @@ fn main() {
     let web = manifest.join("../../web");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("web");
     println!("cargo:rerun-if-env-changed=NATTER_SKIP_WEB");
-    for input in ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"] {
+    for input in [
+        "src",
+        "public",
+        "index.html",
+        "package.json",
+        "package-lock.json",
+        "vite.config.ts",
+        "tsconfig.json",
+        "tailwind.config.js",
+        "postcss.config.js",
+    ] {
         println!("cargo:rerun-if-changed={}", web.join(input).display());
     }
 

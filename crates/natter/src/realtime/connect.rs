@@ -27,6 +27,11 @@ impl std::fmt::Display for Unauthorized {
 }
 
 /// Connect middleware: the handshake's `auth.token`, or else the session cookie.
+///
+/// It also joins the user's room and registers the event handlers: socketioxide
+/// sends the CONNECT packet after the middleware but before it runs the connect
+/// handler, so a client that emits right after connecting (as socket.io-client
+/// does with its buffered events) would otherwise race the registration.
 pub async fn authenticate(
     ctx: Ctx,
     socket: SocketRef,
@@ -38,6 +43,8 @@ pub async fn authenticate(
         .or_else(|| session_cookie(&socket.req_parts().headers))
         .ok_or(Unauthorized)?;
     let user = accounts::authenticate(&ctx, &token).await.map_err(|_| Unauthorized)?;
+    socket.join(user_room(&user.id));
+    events::register(&ctx, &socket, &user);
     socket.extensions.insert(user);
     Ok(())
 }
@@ -47,8 +54,6 @@ pub async fn connected(ctx: Ctx, socket: SocketRef) {
         let _ = socket.disconnect();
         return;
     };
-    socket.join(user_room(&user.id));
-    events::register(&ctx, &socket, &user);
     if ctx.presence.connected(&user.id) {
         ctx.notifier.presence(&user.id, true, None).await;
     }
