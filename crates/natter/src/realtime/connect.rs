@@ -1,6 +1,9 @@
 //! Connection life cycle: refuse sockets without a valid session, join the user's
 //! room, announce presence on the first socket and the last disconnect.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde::Deserialize;
 use socketioxide::extract::{SocketRef, TryData};
 
@@ -54,16 +57,36 @@ pub async fn connected(ctx: Ctx, socket: SocketRef) {
         let _ = socket.disconnect();
         return;
     };
-    if ctx.presence.connected(&user.id) {
+    let first = ctx.presence.connected(&user.id);
+    // The socket may close before this handler runs (socketioxide starts it after
+    // sending CONNECT), and then `on_disconnect` never fires: whichever of the two
+    // paths sees the end first releases the presence count, exactly once.
+    let released = Arc::new(AtomicBool::new(false));
+    {
+        let (ctx, user, released) = (ctx.clone(), user.clone(), released.clone());
+        socket.on_disconnect(move || async move {
+            if !released.swap(true, Ordering::SeqCst) {
+                went_away(&ctx, &user).await;
+            }
+        });
+    }
+    if !socket.connected() {
+        if !released.swap(true, Ordering::SeqCst) {
+            went_away(&ctx, &user).await;
+        }
+        return;
+    }
+    if first {
         ctx.notifier.presence(&user.id, true, None).await;
     }
-    socket.on_disconnect(move || async move {
-        if ctx.presence.disconnected(&user.id) {
-            let now = now_ms();
-            if let Err(e) = ctx.store.set_last_seen(&user.id, Some(now)).await {
-                tracing::warn!(user = %user.id, "could not store last seen: {e}");
-            }
-            ctx.notifier.presence(&user.id, false, Some(now)).await;
+}
+
+async fn went_away(ctx: &Ctx, user: &AuthUser) {
+    if ctx.presence.disconnected(&user.id) {
+        let now = now_ms();
+        if let Err(e) = ctx.store.set_last_seen(&user.id, Some(now)).await {
+            tracing::warn!(user = %user.id, "could not store last seen: {e}");
         }
-    });
+        ctx.notifier.presence(&user.id, false, Some(now)).await;
+    }
 }

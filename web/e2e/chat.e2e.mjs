@@ -1,0 +1,571 @@
+// Browser test: two people chat through the real UI in two Chromium contexts.
+//
+//   NATTER_BIN=/path/to/natter npm run e2e     # starts that server on a free port with a fresh data dir
+//   E2E_BASE_URL=http://127.0.0.1:4173 npm run e2e   # uses a server that is already running
+//
+// Uses playwright-core with the system Chromium (/usr/bin/chromium); never downloads a browser.
+// Prints "N passed, M failed" last and exits non-zero on any failure.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import zlib from "node:zlib";
+
+const CHROMIUM = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = path.join(HERE, "screenshots");
+const FAILURES = path.join(HERE, "failures"); // gitignored
+const T = 15_000; // per wait
+const TOTAL_BUDGET_MS = Number(process.env.E2E_BUDGET_MS || 170_000);
+
+if (!fs.existsSync(CHROMIUM)) {
+  console.log("\n==============================================================");
+  console.log(`SKIPPED: browser tests need /usr/bin/chromium (apt-get install chromium)`);
+  console.log("==============================================================\n");
+  process.exit(0);
+}
+const { chromium } = await import("playwright-core");
+
+// ---------- server ----------
+let server = null;
+let serverLog = "";
+let dataDir = null;
+let baseURL = process.env.E2E_BASE_URL?.replace(/\/$/, "");
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => { const { port } = s.address(); s.close(() => resolve(port)); });
+  });
+}
+async function waitHealthy(url, ms) {
+  const until = Date.now() + ms;
+  let last = "";
+  while (Date.now() < until) {
+    if (server && server.exitCode !== null) throw new Error(`server exited with ${server.exitCode}\n${serverLog.slice(-3000)}`);
+    try {
+      const r = await fetch(url + "/healthz");
+      if (r.status === 200) return;
+      last = `status ${r.status}`;
+    } catch (e) { last = String(e.cause?.code || e.message); }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`server at ${url} not healthy after ${ms} ms (${last})\n${serverLog.slice(-3000)}`);
+}
+function stopServer() {
+  if (server && server.exitCode === null) { try { server.kill("SIGTERM"); } catch { /* gone */ } }
+  if (dataDir) { try { fs.rmSync(dataDir, { recursive: true, force: true }); } catch { /* ignore */ } }
+}
+/** SIGTERM, and SIGKILL if the server has not exited within 5 s. */
+async function stopServerAndWait() {
+  if (server && server.exitCode === null) {
+    const exited = new Promise((r) => server.once("exit", r));
+    server.kill("SIGTERM");
+    const t = setTimeout(() => { try { server.kill("SIGKILL"); } catch { /* gone */ } }, 5000);
+    await exited;
+    clearTimeout(t);
+  }
+  stopServer();
+}
+
+if (!baseURL) {
+  const bin = process.env.NATTER_BIN;
+  if (!bin) {
+    console.error("FAILED: set NATTER_BIN to the natter binary (e.g. NATTER_BIN=../target/debug/natter npm run e2e), or E2E_BASE_URL to a running server.");
+    console.log("0 passed, 1 failed");
+    process.exit(2);
+  }
+  if (!fs.existsSync(bin)) {
+    console.error(`FAILED: NATTER_BIN=${bin} does not exist.`);
+    console.log("0 passed, 1 failed");
+    process.exit(2);
+  }
+  const port = await freePort();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "natter-e2e-"));
+  baseURL = `http://127.0.0.1:${port}`;
+  server = spawn(bin, [], {
+    env: { ...process.env, NATTER_ADDR: `127.0.0.1:${port}`, NATTER_DATA_DIR: dataDir },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  server.stdout.on("data", (d) => { serverLog += d; });
+  server.stderr.on("data", (d) => { serverLog += d; });
+  process.on("exit", stopServer);
+  try { await waitHealthy(baseURL, 30_000); } catch (e) {
+    console.error("FAILED: " + e.message);
+    stopServer();
+    console.log("0 passed, 1 failed");
+    process.exit(1);
+  }
+} else {
+  try { await waitHealthy(baseURL, 15_000); } catch (e) {
+    console.error(`FAILED: E2E_BASE_URL=${baseURL}: ${e.message}`);
+    console.log("0 passed, 1 failed");
+    process.exit(1);
+  }
+}
+console.log(`e2e against ${baseURL}${server ? ` (spawned ${process.env.NATTER_BIN})` : ""}`);
+{
+  const html = await (await fetch(baseURL + "/")).text().catch(() => "");
+  if (!html.includes('id="root"')) {
+    console.error(`FAILED: ${baseURL}/ does not serve the web UI${server ? " (was the binary built with NATTER_SKIP_WEB=1?)" : ""}; first bytes: ${html.slice(0, 120)}`);
+    console.log("0 passed, 1 failed");
+    stopServer();
+    process.exit(1);
+  }
+}
+
+// ---------- a tiny PNG, made by hand ----------
+function crc32(buf) {
+  let c, crc = 0xffffffff;
+  for (let n = 0; n < buf.length; n++) {
+    c = (crc ^ buf[n]) & 0xff;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    crc = (crc >>> 8) ^ c;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}
+function chunk(type, data) {
+  const len = Buffer.alloc(4); len.writeUInt32BE(data.length);
+  const td = Buffer.concat([Buffer.from(type, "latin1"), data]);
+  const crc = Buffer.alloc(4); crc.writeUInt32BE(crc32(td));
+  return Buffer.concat([len, td, crc]);
+}
+function makePng(size = 64) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(size, 0); ihdr.writeUInt32BE(size, 4);
+  ihdr[8] = 8; ihdr[9] = 2; ihdr[10] = 0; ihdr[11] = 0; ihdr[12] = 0; // 8-bit RGB
+  const rows = [];
+  for (let y = 0; y < size; y++) {
+    const row = Buffer.alloc(1 + size * 3);
+    for (let x = 0; x < size; x++) {
+      const d = Math.hypot(x - size / 2, y - size / 2) / (size / 2);
+      const o = 1 + x * 3;
+      row[o] = Math.round(255 - 120 * d); row[o + 1] = Math.round(120 + 100 * (y / size)); row[o + 2] = Math.round(90 + 150 * (x / size));
+    }
+    rows.push(row);
+  }
+  const idat = zlib.deflateSync(Buffer.concat(rows));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", Buffer.alloc(0))]);
+}
+
+// ---------- runner ----------
+const results = [];
+let aborted = false;
+async function step(name, fn) {
+  if (aborted) { results.push({ name, ok: false, skipped: true }); console.log(`  - ${name} (not run: an earlier step failed)`); return; }
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    console.log(`  ✔ ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    results.push({ name, ok: false });
+    aborted = true;
+    console.log(`  ✘ ${name}\n    ${String(e.stack || e).split("\n").slice(0, 6).join("\n    ")}`);
+    try {
+      fs.mkdirSync(FAILURES, { recursive: true });
+      for (const [n, p] of [["a", pageA], ["b", pageB], ["c", pageC]]) if (p) await p.screenshot({ path: path.join(FAILURES, `${n}.png`) });
+      console.log(`    screenshots of the failure: ${FAILURES}`);
+    } catch { /* ignore */ }
+  }
+}
+async function finish(code) {
+  const passed = results.filter((r) => r.ok).length;
+  const failed = results.length - passed;
+  if (server && failed) console.log("---- server log (tail) ----\n" + serverLog.slice(-2500));
+  await stopServerAndWait();
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(code ?? (failed ? 1 : 0));
+}
+const watchdog = setTimeout(() => {
+  console.log(`  ✘ e2e took longer than ${TOTAL_BUDGET_MS} ms; giving up`);
+  results.push({ name: "time budget", ok: false });
+  void finish(1);
+}, TOTAL_BUDGET_MS);
+watchdog.unref();
+
+fs.mkdirSync(SHOTS, { recursive: true });
+async function shoot(page, name) {
+  if (!page) return;
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+// ---------- browser ----------
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const pageErrors = [];
+async function newUserPage(locale = "en-US") {
+  const context = await browser.newContext({ baseURL, locale, viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.setDefaultTimeout(T);
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  if (process.env.E2E_DEBUG) page.on("console", (m) => console.log(`    [${locale}] ${m.text()}`));
+  return { context, page };
+}
+
+const run = Math.random().toString(36).slice(2, 7);
+const A = { username: `alice_${run}`, password: "correct horse 1", displayName: "Alice" };
+const B = { username: `bob_${run}`, password: "battery staple 2", displayName: "Bob" };
+const C = { username: `minji_${run}`, password: "hangul 한글 3", displayName: "민지" };
+
+let ctxA, pageA, ctxB, pageB, ctxC, pageC;
+let directId = null;
+
+const item = (page, username) => page.locator(`[data-testid=conversation-item][data-peer-username="${username}"]`);
+const lobbyItem = (page) => page.locator(`[data-testid=conversation-item][data-conversation-id="lobby"]`);
+const msgByText = (page, text) => page.locator(`[data-testid=message]`, { has: page.locator(`[data-testid=message-text]`, { hasText: text }) });
+async function messagesOf(page) {
+  return page.$$eval("[data-testid=message]", (els) => els.map((e) => ({
+    seq: e.getAttribute("data-seq"), status: e.getAttribute("data-status"), mine: e.getAttribute("data-mine"),
+    text: e.querySelector("[data-testid=message-text]")?.textContent ?? "",
+  })));
+}
+async function send(page, text) {
+  const box = page.getByTestId("composer");
+  await box.fill(text);
+  await box.press("Enter");
+}
+async function signUp(page, u) {
+  await page.goto("/");
+  await page.getByTestId("auth-form").waitFor();
+  if ((await page.getByTestId("auth-form").getAttribute("data-mode")) !== "signup") await page.getByTestId("auth-toggle").click();
+  await page.locator("input[name=username]").fill(u.username);
+  await page.locator("input[name=displayName]").fill(u.displayName);
+  await page.locator("input[name=password]").fill(u.password);
+  await page.getByTestId("auth-submit").click();
+  await page.getByTestId("conversation-list").waitFor();
+  await lobbyItem(page).waitFor();
+}
+
+console.log("natter web e2e");
+try {
+  ({ context: ctxA, page: pageA } = await newUserPage());
+  ({ context: ctxB, page: pageB } = await newUserPage());
+
+  await step("sign-in screen shows errors inline from the error code", async () => {
+    await pageA.goto("/");
+    await pageA.getByTestId("auth-form").waitFor();
+    await pageA.locator("input[name=username]").fill(`nobody_${run}`);
+    await pageA.locator("input[name=password]").fill("wrong password");
+    await pageA.getByTestId("auth-submit").click();
+    const err = pageA.getByTestId("auth-error");
+    await err.waitFor();
+    assert.equal(await err.getAttribute("data-code"), "invalid_credentials");
+    assert.match(await err.textContent(), /wrong username or password/i);
+    await shoot(pageA, "sign-in");
+  });
+
+  await step("two users sign up (and a taken username is refused inline)", async () => {
+    await signUp(pageA, A);
+    await signUp(pageB, B);
+    // A third context tries A's name again.
+    ({ context: ctxC, page: pageC } = await newUserPage("ko-KR"));
+    await pageC.goto("/");
+    await pageC.getByTestId("auth-form").waitFor();
+    assert.equal(await pageC.locator("html").getAttribute("lang"), "ko");
+    await pageC.getByTestId("auth-toggle").click();
+    await pageC.locator("input[name=username]").fill(A.username);
+    await pageC.locator("input[name=password]").fill(A.password);
+    await pageC.getByTestId("auth-submit").click();
+    const err = pageC.getByTestId("auth-error");
+    await err.waitFor();
+    assert.equal(await err.getAttribute("data-code"), "username_taken");
+    assert.match(await err.textContent(), /이미 사용 중인 아이디/);
+  });
+
+  await step("A finds B in the directory and starts a chat (empty state shown)", async () => {
+    await pageA.getByTestId("tab-people").click();
+    await pageA.getByTestId("directory-search").fill(B.username);
+    const result = pageA.locator(`[data-testid=directory-result][data-username="${B.username}"]`);
+    await result.waitFor();
+    await waitCount(pageA.locator("[data-testid=directory-result]"), 1);
+    await shoot(pageA, "directory");
+    await result.getByTestId("start-chat").click();
+    const view = pageA.getByTestId("chat-view");
+    await view.waitFor();
+    directId = await view.getAttribute("data-conversation-id");
+    assert.ok(directId && directId !== "lobby");
+    await pageA.getByTestId("empty-chat").waitFor();
+    assert.match(await pageA.getByTestId("empty-chat").textContent(), /No messages yet\./);
+    // Starting again opens the same conversation.
+    await pageA.getByTestId("tab-people").click();
+    await pageA.getByTestId("directory-search").fill(B.username);
+    await result.getByTestId("start-chat").click();
+    await pageA.getByTestId("chat-view").waitFor();
+    assert.equal(await pageA.getByTestId("chat-view").getAttribute("data-conversation-id"), directId);
+    await item(pageA, B.username).waitFor();
+    assert.equal(await item(pageA, B.username).count(), 1);
+  });
+
+  await step("B sees the new conversation live; they chat both ways in real time", async () => {
+    await item(pageB, A.username).waitFor();
+    await send(pageA, "Hello Bob!");
+    await pageA.locator(`[data-testid=message][data-status=sent]`, { hasText: "Hello Bob!" }).waitFor();
+    // B's list shows the preview and an unread badge before opening.
+    await item(pageB, A.username).getByTestId("unread-badge").waitFor();
+    assert.match(await item(pageB, A.username).getByTestId("conversation-preview").textContent(), /Hello Bob!/);
+    await item(pageB, A.username).click();
+    await msgByText(pageB, "Hello Bob!").waitFor();
+    assert.equal(await msgByText(pageB, "Hello Bob!").locator("[data-testid=message-sender]").textContent(), "Alice");
+    await item(pageB, A.username).getByTestId("unread-badge").waitFor({ state: "detached" });
+    await send(pageB, "Hi Alice, how are you?");
+    await msgByText(pageA, "Hi Alice, how are you?").waitFor();
+    // Own messages are labelled "Me".
+    assert.equal(await msgByText(pageB, "Hi Alice, how are you?").locator("[data-testid=message-sender]").textContent(), "Me");
+    // Shift+Enter is a new line, Enter sends.
+    const box = pageA.getByTestId("composer");
+    await box.fill("");
+    await box.type("Great, thanks!");
+    await box.press("Shift+Enter");
+    await box.type("Are we still on for lunch?");
+    await box.press("Enter");
+    await msgByText(pageB, "still on for lunch").waitFor();
+    assert.equal(await msgByText(pageB, "still on for lunch").getByTestId("message-text").textContent(), "Great, thanks!\nAre we still on for lunch?");
+  });
+
+  await step("typing indicator and read state", async () => {
+    // B has the chat open, so A's last message is read by B.
+    const last = msgByText(pageA, "still on for lunch");
+    await last.getByTestId("read-receipt").waitFor();
+    assert.equal(await pageA.getByTestId("read-receipt").count(), 1);
+    await pageB.getByTestId("composer").type("Yes, 12:30 at", { delay: 20 });
+    await pageA.getByTestId("typing-indicator").waitFor();
+    assert.match(await pageA.getByTestId("typing-indicator").textContent(), /Bob is typing/);
+    await shoot(pageA, "chat");
+    await pageA.getByTestId("typing-indicator").waitFor({ state: "detached", timeout: 8000 });
+    await pageB.getByTestId("composer").fill("");
+  });
+
+  await step("text is shown as text, never as HTML", async () => {
+    const evil = `<img src=x onerror="window.__pwned=1"><b>bold</b>`;
+    await send(pageA, evil);
+    const m = msgByText(pageB, "<b>bold</b>");
+    await m.waitFor();
+    assert.equal(await m.getByTestId("message-text").textContent(), evil);
+    assert.equal(await m.locator("b, img").count(), 0);
+    assert.equal(await pageB.evaluate(() => window.__pwned), undefined);
+  });
+
+  await step("the list reorders live and counts unread messages", async () => {
+    await lobbyItem(pageB).click();
+    await pageB.getByTestId("chat-view").waitFor();
+    assert.equal(await pageB.getByTestId("chat-view").getAttribute("data-conversation-id"), "lobby");
+    await send(pageA, "one");
+    await send(pageA, "two");
+    await item(pageB, A.username).getByTestId("unread-badge").filter({ hasText: "2" }).waitFor();
+    const ids = await pageB.$$eval("[data-testid=conversation-item]", (els) => els.map((e) => e.getAttribute("data-conversation-id")));
+    assert.equal(ids[0], "lobby");
+    assert.equal(ids[1], directId);
+    // A lobby message from C shows up in both lists.
+    await signUpKorean();
+    await lobbyItem(pageA).getByTestId("conversation-preview").filter({ hasText: `안녕하세요, 여러분! ${run}` }).waitFor();
+    await msgByText(pageB, `안녕하세요, 여러분! ${run}`).waitFor();
+  });
+
+  async function signUpKorean() {
+    await pageC.getByTestId("auth-toggle").click(); // back to sign-in
+    await pageC.getByTestId("auth-toggle").click(); // and to sign-up
+    await pageC.locator("input[name=username]").fill(C.username);
+    await pageC.locator("input[name=displayName]").fill(C.displayName);
+    await pageC.locator("input[name=password]").fill(C.password);
+    await pageC.getByTestId("auth-submit").click();
+    await pageC.getByTestId("conversation-list").waitFor();
+    assert.match(await pageC.getByTestId("tab-chats").textContent(), /채팅/);
+    await pageC.getByTestId("tab-people").click();
+    await pageC.getByTestId("directory-search").fill(A.username);
+    await pageC.locator(`[data-testid=directory-result][data-username="${A.username}"]`).getByTestId("start-chat").click();
+    await pageC.getByTestId("empty-chat").waitFor();
+    assert.match(await pageC.getByTestId("empty-chat").textContent(), /채팅 기록이 없습니다\./);
+    await lobbyItem(pageC).click();
+    await pageC.getByTestId("chat-view").locator("[data-testid=composer]").waitFor();
+    await send(pageC, `안녕하세요, 여러분! ${run}`);
+  }
+
+  await step("A uploads a photo with a preview; B sees it in the list", async () => {
+    await pageA.getByTestId("open-profile").click();
+    await pageA.getByTestId("profile-panel").waitFor();
+    await pageA.getByTestId("avatar-input").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: makePng(96) });
+    await pageA.getByTestId("avatar-preview").waitFor();
+    await pageA.getByTestId("avatar-upload").click();
+    await pageA.getByTestId("avatar-remove").waitFor();
+    await pageA.getByTestId("open-profile").locator("[data-testid=avatar-img]").waitFor();
+    await pageA.locator("input[name=statusMessage]").fill("Down the rabbit hole");
+    await pageA.locator("input[name=displayName]").fill("Alice Liddell");
+    await pageA.getByTestId("profile-save").click();
+    await pageA.getByTestId("profile-notice").waitFor();
+    await shoot(pageA, "profile");
+    const img = item(pageB, A.username).locator("[data-testid=avatar-img]");
+    await img.waitFor();
+    const src = await img.getAttribute("src");
+    assert.ok(src && src.length > 0);
+    assert.ok(await img.evaluate((el) => el.complete && el.naturalWidth > 0), "avatar image loads");
+    await item(pageB, A.username).getByTestId("conversation-name").filter({ hasText: "Alice Liddell" }).waitFor();
+    // Removing and re-uploading works too.
+    await pageA.getByTestId("avatar-remove").click();
+    await item(pageB, A.username).locator("[data-testid=avatar-initials]").waitFor();
+    await pageA.getByTestId("avatar-input").setInputFiles({ name: "me.png", mimeType: "image/png", buffer: makePng(64) });
+    await pageA.getByTestId("avatar-upload").click();
+    await item(pageB, A.username).locator("[data-testid=avatar-img]").waitFor();
+  });
+
+  await step("after a reload the history is there; older pages load on scroll up", async () => {
+    // 70 more messages through the HTTP API, so the history needs two pages.
+    const n = await pageA.evaluate(async ({ id }) => {
+      const token = localStorage.getItem("natter.token");
+      let ok = 0;
+      for (let i = 1; i <= 70; i++) {
+        const r = await fetch(`/api/conversations/${id}/messages`, {
+          method: "POST", headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+          body: JSON.stringify({ msg: `bulk ${i}`, clientId: `bulk-${i}-${Math.random()}` }),
+        });
+        if (r.status === 201) ok++;
+      }
+      return ok;
+    }, { id: directId });
+    assert.equal(n, 70);
+    await pageB.reload();
+    await item(pageB, A.username).click();
+    await msgByText(pageB, "bulk 70").waitFor();
+    const list = pageB.getByTestId("message-list");
+    for (let i = 0; i < 20 && !(await pageB.locator(`[data-testid=message][data-seq="1"]`).count()); i++) {
+      await list.evaluate((el) => { el.scrollTop = 0; el.dispatchEvent(new Event("scroll")); });
+      await pageB.waitForTimeout(250);
+    }
+    await pageB.locator(`[data-testid=message][data-seq="1"]`).waitFor();
+    const all = await messagesOf(pageB);
+    const seqs = all.map((m) => Number(m.seq));
+    assert.equal(new Set(seqs).size, seqs.length, "no duplicates");
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), "seq 1..n in order");
+    assert.ok(seqs.length >= 76, `all messages present (${seqs.length})`);
+    assert.ok(await pageB.getByTestId("day-separator").count() >= 1);
+  });
+
+  await step("B goes offline while A sends; back online B sees every message exactly once", async () => {
+    await item(pageA, B.username).click();
+    await pageA.getByTestId("chat-view").waitFor();
+    await list_bottom(pageB);
+    await ctxB.setOffline(true);
+    const banner = pageB.getByTestId("connection-banner");
+    try { await banner.waitFor({ timeout: 3000 }); } catch {
+      // Some Chromium builds keep open sockets when emulating offline: tell the page, as the OS would.
+      console.log("    (offline emulation fired no 'offline' event; dispatching one)");
+      await pageB.evaluate(() => window.dispatchEvent(new Event("offline")));
+      await banner.waitFor();
+    }
+    await shoot(pageB, "offline");
+    const texts = Array.from({ length: 6 }, (_, i) => `while you were away ${i + 1}`);
+    for (const t of texts) {
+      await send(pageA, t);
+      await pageA.locator(`[data-testid=message][data-status=sent]`, { hasText: t }).waitFor();
+    }
+    await send(pageC, `lobby news while Bob is away ${run}`);
+    await pageC.locator(`[data-testid=message][data-status=sent]`, { hasText: `lobby news while Bob is away ${run}` }).waitFor();
+    // B writes while offline: the send fails visibly and offers a retry.
+    await send(pageB, `written offline ${run}`);
+    const mine = pageB.locator("[data-testid=message][data-mine=true]", { hasText: `written offline ${run}` });
+    await mine.and(pageB.locator("[data-status=failed]")).waitFor();
+    const clientId = await mine.getAttribute("data-client-id");
+    await pageB.waitForTimeout(300);
+    for (const t of texts) assert.equal(await msgByText(pageB, t).count(), 0, "offline B got nothing live");
+    await ctxB.setOffline(false);
+    await pageB.evaluate(() => window.dispatchEvent(new Event("online")));
+    await banner.waitFor({ state: "detached" });
+    await msgByText(pageB, texts[texts.length - 1]).waitFor();
+    const all = await messagesOf(pageB);
+    for (const t of texts) assert.equal(all.filter((m) => m.text === t).length, 1, `"${t}" exactly once`);
+    const seqs = all.filter((m) => m.seq !== "").map((m) => Number(m.seq));
+    assert.equal(all.length - seqs.length, 1, "only the failed message has no seq");
+    assert.equal(new Set(seqs).size, seqs.length, "no duplicate seqs");
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), "ordered by seq");
+    assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), "no gaps");
+    // Retry reuses the clientId; the message is stored once.
+    await mine.getByTestId("retry-button").click();
+    await mine.and(pageB.locator("[data-status=sent]")).waitFor();
+    assert.equal(await mine.getAttribute("data-client-id"), clientId);
+    await msgByText(pageA, `written offline ${run}`).waitFor();
+    assert.equal(await msgByText(pageA, `written offline ${run}`).count(), 1);
+    assert.equal(await msgByText(pageB, `written offline ${run}`).count(), 1);
+    // The list caught up too: the lobby preview shows C's message.
+    await lobbyItem(pageB).getByTestId("conversation-preview").filter({ hasText: `lobby news while Bob is away ${run}` }).waitFor();
+    // And sending still works after the reconnect.
+    await send(pageB, "I'm back");
+    await msgByText(pageA, "I'm back").waitFor();
+    await banner.waitFor({ state: "detached" });
+  });
+
+  await step("phone width: list and chat one at a time", async () => {
+    await pageB.setViewportSize({ width: 390, height: 844 });
+    await pageB.getByTestId("chat-back").click();
+    await pageB.getByTestId("conversation-list").waitFor();
+    assert.equal(await pageB.getByTestId("chat-view").isVisible(), false);
+    await shoot(pageB, "phone-list");
+    await item(pageB, A.username).click();
+    await pageB.getByTestId("chat-view").waitFor();
+    assert.equal(await pageB.getByTestId("conversation-list").isVisible(), false);
+    await shoot(pageB, "phone-chat");
+    await pageB.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  await step("Korean UI: switchable language, Korean strings", async () => {
+    await lobbyItem(pageC).click();
+    await pageC.getByTestId("chat-view").waitFor();
+    await send(pageC, "반가워요!");
+    await pageC.locator("[data-testid=message][data-status=sent]", { hasText: "반가워요" }).last().waitFor();
+    await shoot(pageC, "korean");
+    await pageC.getByTestId("lang-switch").selectOption("en");
+    await pageC.getByTestId("tab-chats").filter({ hasText: "Chats" }).waitFor();
+    assert.equal(await pageC.locator("html").getAttribute("lang"), "en");
+    await pageC.getByTestId("lang-switch").selectOption("ko");
+    await pageC.getByTestId("tab-chats").filter({ hasText: "채팅" }).waitFor();
+  });
+
+  await step("accessibility: no serious axe-core violations on the main screens", async () => {
+    const axe = fs.readFileSync(path.join(HERE, "../node_modules/axe-core/axe.min.js"), "utf8");
+    const check = async (page, label) => {
+      await page.addScriptTag({ content: axe });
+      const v = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations
+        .filter((x) => x.impact === "serious" || x.impact === "critical")
+        .map((x) => `${x.id}: ${x.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`));
+      assert.deepEqual(v, [], `${label}: ${v.join("; ")}`);
+    };
+    await item(pageA, B.username).click();
+    await pageA.getByTestId("chat-view").waitFor();
+    await check(pageA, "chat");
+    await pageA.getByTestId("tab-people").click();
+    await pageA.getByTestId("directory-result").first().waitFor();
+    await check(pageA, "directory");
+    await pageA.getByTestId("open-profile").click();
+    await pageA.getByTestId("profile-panel").waitFor();
+    await check(pageA, "profile");
+    await check(pageC, "Korean chat");
+  });
+
+  await step("no uncaught errors in the pages", async () => {
+    assert.deepEqual(pageErrors, []);
+  });
+} catch (e) {
+  results.push({ name: "harness", ok: false });
+  console.log("  ✘ harness: " + (e.stack || e));
+} finally {
+  await browser.close().catch(() => {});
+}
+await finish();
+
+async function waitCount(locator, n, ms = T) {
+  const until = Date.now() + ms;
+  let c;
+  while ((c = await locator.count()) !== n) {
+    if (Date.now() > until) throw new Error(`expected ${n} elements, found ${c}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function list_bottom(page) {
+  await page.getByTestId("message-list").evaluate((el) => { el.scrollTop = el.scrollHeight; });
+}

@@ -1,0 +1,203 @@
+import { useEffect, useRef, useState } from "react";
+import { api, ApiError } from "../api";
+import { listTime, presenceText } from "../format";
+import { errorText, useI18n } from "../i18n";
+import type { State } from "../state/store";
+import type { Conversation, User } from "../types";
+import { Avatar } from "./Avatar";
+import { LangSwitch } from "./LangSwitch";
+
+export type Tab = "chats" | "people";
+
+interface Props {
+  state: State;
+  tab: Tab;
+  setTab: (t: Tab) => void;
+  onOpen: (id: string) => void;
+  onStartChat: (userId: string) => Promise<void>;
+  onProfile: () => void;
+  onSignOut: () => void;
+  profileOpen: boolean;
+}
+
+export function Sidebar({ state, tab, setTab, onOpen, onStartChat, onProfile, onSignOut, profileOpen }: Props) {
+  const { t } = useI18n();
+  const me = state.me!;
+  const tabBtn = (id: Tab, label: string) => (
+    <button
+      role="tab"
+      id={`tab-${id}`}
+      aria-selected={tab === id}
+      aria-controls={`panel-${id}`}
+      data-testid={`tab-${id}`}
+      onClick={() => setTab(id)}
+      className={`flex-1 rounded-lg px-3 py-1.5 text-sm font-medium transition focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 ${
+        tab === id ? "bg-white text-slate-900 shadow-sm" : "text-slate-600 hover:text-slate-800"}`}
+    >
+      {label}
+    </button>
+  );
+  const unreadTotal = state.conversations.reduce((n, c) => n + c.unreadCount, 0);
+  return (
+    <>
+      <header className="flex items-center gap-3 border-b border-slate-200 px-4 py-3">
+        <button onClick={onProfile} data-testid="open-profile" aria-pressed={profileOpen}
+          className="flex min-w-0 flex-1 items-center gap-3 rounded-xl p-1 text-left transition hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
+          <Avatar id={me.id} name={me.displayName} url={me.avatarUrl} size="md" online={state.connection === "connected"} />
+          <span className="min-w-0">
+            <span className="block truncate font-semibold" data-testid="my-name"><span className="sr-only">{t.profile}: </span>{me.displayName}</span>
+            <span className="block truncate text-xs text-slate-500">{me.statusMessage || "@" + me.username}</span>
+          </span>
+        </button>
+        <LangSwitch compact />
+        <button onClick={onSignOut} data-testid="sign-out" aria-label={t.signOut} title={t.signOut}
+          className="rounded-lg p-2 text-slate-500 transition hover:bg-slate-100 hover:text-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
+          <svg viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="1.8" aria-hidden="true"><path d="M15.75 9V5.25A2.25 2.25 0 0 0 13.5 3h-6a2.25 2.25 0 0 0-2.25 2.25v13.5A2.25 2.25 0 0 0 7.5 21h6a2.25 2.25 0 0 0 2.25-2.25V15m3 0 3-3m0 0-3-3m3 3H9" strokeLinecap="round" strokeLinejoin="round" /></svg>
+        </button>
+      </header>
+      <div role="tablist" aria-label={t.chats} className="mx-4 mt-3 flex gap-1 rounded-xl bg-slate-100 p-1">
+        {tabBtn("chats", unreadTotal > 0 ? `${t.chats} (${unreadTotal})` : t.chats)}
+        {tabBtn("people", t.people)}
+      </div>
+      <div className="min-h-0 flex-1 overflow-y-auto scroll-thin" id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
+        {tab === "chats" ? (
+          <ConversationList state={state} onOpen={onOpen} onFindPeople={() => setTab("people")} />
+        ) : (
+          <Directory onStartChat={onStartChat} users={state.users} />
+        )}
+      </div>
+    </>
+  );
+}
+
+function ConversationList({ state, onOpen, onFindPeople }: { state: State; onOpen: (id: string) => void; onFindPeople: () => void }) {
+  const { t, lang } = useI18n();
+  const me = state.me!;
+  const list = state.conversations;
+  return (
+    <nav aria-label={t.chats} className="px-2 py-2">
+      <ul data-testid="conversation-list" className="space-y-0.5">
+        {list.map((c) => (
+          <li key={c.id}>
+            <ConversationItem c={c} peer={c.peer ? state.users[c.peer.id] ?? c.peer : null} meId={me.id}
+              senderName={c.lastMessage ? state.users[c.lastMessage.senderId]?.displayName ?? c.lastMessage.user : ""}
+              active={state.activeId === c.id} onOpen={onOpen} lang={lang} />
+          </li>
+        ))}
+      </ul>
+      {list.filter((c) => c.kind !== "lobby").length === 0 && (
+        <div className="px-4 py-8 text-center text-sm text-slate-500">
+          <p>{t.noConversations}</p>
+          <button onClick={onFindPeople} className="mt-3 rounded-lg bg-indigo-50 px-3 py-1.5 font-medium text-indigo-600 hover:bg-indigo-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
+            {t.newChat}
+          </button>
+        </div>
+      )}
+    </nav>
+  );
+}
+
+function ConversationItem({ c, peer, meId, senderName, active, onOpen, lang }: {
+  c: Conversation; peer: User | null; meId: string; senderName: string; active: boolean; onOpen: (id: string) => void; lang: "ko" | "en";
+}) {
+  const { t } = useI18n();
+  const lobby = c.kind === "lobby";
+  const name = lobby ? t.lobby : peer?.displayName ?? "?";
+  const last = c.lastMessage;
+  const preview = last ? (last.senderId === meId ? t.you : lobby ? `${senderName}: ` : "") + last.msg : lobby ? t.lobbyDesc : peer?.statusMessage || "";
+  return (
+    <button
+      onClick={() => onOpen(c.id)}
+      data-testid="conversation-item"
+      data-conversation-id={c.id}
+      data-kind={c.kind}
+      data-peer-username={peer?.username ?? ""}
+      aria-current={active ? "true" : undefined}
+      className={`flex w-full items-center gap-3 rounded-xl px-3 py-2.5 text-left transition focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 ${
+        active ? "bg-indigo-50" : "hover:bg-slate-50"}`}
+    >
+      <Avatar id={peer?.id ?? c.id} name={name} url={peer?.avatarUrl ?? null} lobby={lobby} online={peer ? peer.online : null} />
+      <span className="min-w-0 flex-1">
+        <span className="flex items-baseline gap-2">
+          <span className={`min-w-0 flex-1 truncate ${c.unreadCount ? "font-semibold text-slate-900" : "font-medium text-slate-800"}`} data-testid="conversation-name">{name}{peer && <span className="sr-only">, {peer.online ? t.online : t.offline}</span>}</span>
+          {last && <time className={`shrink-0 text-xs ${c.unreadCount ? "font-medium text-indigo-700" : active ? "text-slate-600" : "text-slate-500"}`} dateTime={new Date(last.createdAt).toISOString()}>{listTime(last.createdAt, lang)}</time>}
+        </span>
+        <span className="mt-0.5 flex items-center gap-2">
+          <span className={`min-w-0 flex-1 truncate text-sm ${c.unreadCount ? "text-slate-700" : active ? "text-slate-600" : "text-slate-500"}`} data-testid="conversation-preview">{preview}</span>
+          {c.unreadCount > 0 && (
+            <span data-testid="unread-badge" className="min-w-[1.25rem] shrink-0 rounded-full bg-indigo-600 px-1.5 py-0.5 text-center text-[11px] font-semibold leading-none text-white">
+              {c.unreadCount > 99 ? "99+" : c.unreadCount}<span className="sr-only"> ({t.unread(c.unreadCount)})</span>
+            </span>
+          )}
+        </span>
+      </span>
+    </button>
+  );
+}
+
+function Directory({ onStartChat, users }: { onStartChat: (userId: string) => Promise<void>; users: Record<string, User> }) {
+  const { t, lang } = useI18n();
+  const [q, setQ] = useState("");
+  const [results, setResults] = useState<User[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const seq = useRef(0);
+  useEffect(() => {
+    const n = ++seq.current;
+    const h = setTimeout(() => {
+      api.users(q.trim()).then((r) => { if (n === seq.current) { setResults(r.users); setCursor(r.nextCursor); setError(null); } })
+        .catch((e) => { if (n === seq.current) setError(e instanceof ApiError ? e.code : "unknown"); });
+    }, q ? 200 : 0);
+    return () => clearTimeout(h);
+  }, [q]);
+  return (
+    <section aria-label={t.people} data-testid="directory" className="px-2 py-3">
+      <div className="px-2 pb-2">
+        <label className="relative block">
+          <span className="sr-only">{t.searchPeople}</span>
+          <svg viewBox="0 0 24 24" className="pointer-events-none absolute left-3 top-1/2 h-4 w-4 -translate-y-1/2 text-slate-500" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="m21 21-4.3-4.3M17 10.5a6.5 6.5 0 1 1-13 0 6.5 6.5 0 0 1 13 0Z" strokeLinecap="round" /></svg>
+          <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder={t.searchPlaceholder} data-testid="directory-search"
+            aria-label={t.searchPeople} autoFocus
+            className="w-full rounded-xl border border-slate-200 bg-slate-50 py-2 pl-9 pr-3 text-sm outline-none transition focus:border-indigo-500 focus:bg-white focus:ring-4 focus:ring-indigo-500/15" />
+        </label>
+      </div>
+      {error && <p role="alert" className="px-4 py-2 text-sm text-rose-600">{errorText(t, error)}</p>}
+      {results && results.length === 0 && <p className="px-4 py-6 text-center text-sm text-slate-500">{t.noResults}</p>}
+      <ul className="space-y-0.5" aria-live="polite">
+        {results?.map((r) => {
+          const u = users[r.id] ?? r;
+          return (
+            <li key={u.id} data-testid="directory-result" data-username={u.username} className="flex items-center gap-3 rounded-xl px-3 py-2 hover:bg-slate-50">
+              <Avatar id={u.id} name={u.displayName} url={u.avatarUrl} online={u.online} />
+              <span className="min-w-0 flex-1">
+                <span className="block truncate font-medium">{u.displayName}</span>
+                <span className="block truncate text-xs text-slate-500">@{u.username} · {u.statusMessage || presenceText(u, lang, t)}</span>
+              </span>
+              <button onClick={() => { onStartChat(u.id).catch((e) => setError(e instanceof ApiError ? e.code : "unknown")); }}
+                data-testid="start-chat" aria-label={`${t.startChat}: ${u.displayName}`}
+                className="shrink-0 rounded-lg bg-indigo-600 px-3 py-1.5 text-xs font-semibold text-white shadow-sm transition hover:bg-indigo-700 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40">
+                {t.startChat}
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+      {cursor && (
+        <div className="px-2 pt-2">
+          <button data-testid="directory-more"
+            onClick={() => {
+              const n = seq.current;
+              api.users(q.trim(), cursor).then((r) => {
+                if (n !== seq.current) return;
+                setResults((old) => [...(old ?? []), ...r.users.filter((u) => !(old ?? []).some((o) => o.id === u.id))]);
+                setCursor(r.nextCursor);
+              }).catch((e) => setError(e instanceof ApiError ? e.code : "unknown"));
+            }}
+            className="w-full rounded-xl py-2 text-sm font-medium text-indigo-600 hover:bg-indigo-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
+            {t.more}
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,180 @@
+// Pure client-side message state. No I/O here: every function takes the old
+// state and returns a new one, so the rules (dedup by seq, clientId
+// reconciliation, ordering, unread counting) are unit-tested in isolation.
+import type { Conversation, Message } from "../types";
+
+export type SendStatus = "sent" | "pending" | "failed";
+
+/** A message as the UI holds it: stored ones have a seq; optimistic ones don't yet. */
+export interface LocalMessage {
+  id: string | null;
+  conversationId: string;
+  seq: number | null;
+  senderId: string;
+  user: string;
+  msg: string;
+  clientId: string;
+  createdAt: number;
+  status: SendStatus;
+}
+
+/** The loaded window of one conversation's history. */
+export interface ChatLog {
+  messages: LocalMessage[];
+  /** There are older stored messages than the first one held. */
+  hasMoreBefore: boolean;
+  /** The newest page has been loaded at least once. */
+  loaded: boolean;
+}
+
+export const emptyLog = (): ChatLog => ({ messages: [], hasMoreBefore: false, loaded: false });
+
+export function fromStored(m: Message): LocalMessage {
+  return { ...m, status: "sent" };
+}
+
+/** Stored messages by seq first, then unsent ones in the order they were written. */
+export function compareMessages(a: LocalMessage, b: LocalMessage): number {
+  if (a.seq != null && b.seq != null) return a.seq - b.seq;
+  if (a.seq != null) return -1;
+  if (b.seq != null) return 1;
+  return a.createdAt - b.createdAt;
+}
+
+/**
+ * Merge stored messages (a history page, a catch-up page, or live events) into a
+ * list. A seq already held is never added twice; a stored message replaces the
+ * optimistic message of the same sender with the same clientId.
+ */
+export function mergeMessages(list: LocalMessage[], incoming: Message[]): LocalMessage[] {
+  if (incoming.length === 0) return list;
+  const bySeq = new Map<number, LocalMessage>();
+  const unsent: LocalMessage[] = [];
+  for (const m of list) {
+    if (m.seq != null) bySeq.set(m.seq, m);
+    else unsent.push(m);
+  }
+  const stored = new Set<string>();
+  for (const m of incoming) {
+    if (!bySeq.has(m.seq)) bySeq.set(m.seq, fromStored(m));
+    stored.add(m.senderId + "\u0000" + m.clientId);
+  }
+  const keep = unsent.filter((m) => !stored.has(m.senderId + "\u0000" + m.clientId));
+  return [...bySeq.values(), ...keep].sort(compareMessages);
+}
+
+/** Add an optimistic (pending) message; re-adding the same clientId just marks it pending again. */
+export function addPending(list: LocalMessage[], m: Omit<LocalMessage, "status" | "seq" | "id">): LocalMessage[] {
+  if (list.some((x) => x.seq != null && x.clientId === m.clientId && x.senderId === m.senderId)) return list;
+  const i = list.findIndex((x) => x.seq == null && x.clientId === m.clientId);
+  if (i >= 0) return setStatus(list, m.clientId, "pending");
+  return [...list, { ...m, id: null, seq: null, status: "pending" as const }].sort(compareMessages);
+}
+
+export function setStatus(list: LocalMessage[], clientId: string, status: SendStatus): LocalMessage[] {
+  return list.map((m) => (m.seq == null && m.clientId === clientId ? { ...m, status } : m));
+}
+
+export function lastStoredSeq(list: LocalMessage[]): number {
+  for (let i = list.length - 1; i >= 0; i--) {
+    const s = list[i].seq;
+    if (s != null) return s;
+  }
+  return 0;
+}
+
+export function firstStoredSeq(list: LocalMessage[]): number | null {
+  for (const m of list) if (m.seq != null) return m.seq;
+  return null;
+}
+
+/** Apply a page of history (`before=` or the newest page) to a log. */
+export function applyHistoryPage(log: ChatLog, page: Message[], hasMore: boolean, older: boolean): ChatLog {
+  return {
+    messages: mergeMessages(log.messages, page),
+    hasMoreBefore: older || !log.loaded ? hasMore : log.hasMoreBefore,
+    loaded: true,
+  };
+}
+
+/** The seq of my last message that the peer has read, or null. */
+export function lastReadByPeer(list: LocalMessage[], meId: string, peerLastReadSeq: number): number | null {
+  for (let i = list.length - 1; i >= 0; i--) {
+    const m = list[i];
+    if (m.seq != null && m.senderId === meId && m.seq <= peerLastReadSeq) return m.seq;
+  }
+  return null;
+}
+
+// ---------- conversations ----------
+
+/**
+ * A stored message arrived (live or caught up). Updates the preview and the
+ * unread count. A message already reflected (seq <= last known) changes nothing,
+ * so duplicate deliveries never double-count.
+ */
+export function applyMessageToConversation(
+  c: Conversation,
+  m: Message,
+  meId: string,
+  viewing: boolean,
+): Conversation {
+  const lastSeq = c.lastMessage?.seq ?? 0;
+  if (m.seq <= lastSeq) return c;
+  const mine = m.senderId === meId;
+  if (mine || viewing) {
+    const readSeq = Math.max(c.lastReadSeq, m.seq);
+    return { ...c, lastMessage: m, lastReadSeq: readSeq, unreadCount: 0 };
+  }
+  return { ...c, lastMessage: m, unreadCount: m.seq > c.lastReadSeq ? c.unreadCount + 1 : c.unreadCount };
+}
+
+/** I read up to `seq`: marks never move backwards. */
+export function markReadUpTo(c: Conversation, seq: number, unreadAfter = 0): Conversation {
+  if (seq <= c.lastReadSeq && c.unreadCount === unreadAfter) return c;
+  return { ...c, lastReadSeq: Math.max(c.lastReadSeq, seq), unreadCount: unreadAfter };
+}
+
+/** Count messages from others after my read mark, in a loaded list. */
+export function countUnread(list: LocalMessage[], meId: string, lastReadSeq: number): number {
+  let n = 0;
+  for (const m of list) if (m.seq != null && m.seq > lastReadSeq && m.senderId !== meId) n++;
+  return n;
+}
+
+export function activityOf(c: Conversation): number {
+  return c.lastMessage?.createdAt ?? c.createdAt;
+}
+
+/** The lobby pinned first, then most recent activity first. */
+export function sortConversations(list: Conversation[]): Conversation[] {
+  return [...list].sort((a, b) => {
+    if (a.kind === "lobby" || a.id === "lobby") return -1;
+    if (b.kind === "lobby" || b.id === "lobby") return 1;
+    return activityOf(b) - activityOf(a) || (a.id < b.id ? -1 : 1);
+  });
+}
+
+/** Insert or replace a conversation by id, keeping local read state that is ahead. */
+export function upsertConversation(list: Conversation[], c: Conversation): Conversation[] {
+  const i = list.findIndex((x) => x.id === c.id);
+  if (i < 0) return sortConversations([...list, c]);
+  const old = list[i];
+  const merged: Conversation = {
+    ...c,
+    lastMessage: (old.lastMessage?.seq ?? 0) > (c.lastMessage?.seq ?? 0) ? old.lastMessage : c.lastMessage,
+    peerLastReadSeq: Math.max(old.peerLastReadSeq, c.peerLastReadSeq),
+  };
+  const next = list.slice();
+  next[i] = merged;
+  return sortConversations(next);
+}
+
+export function newClientId(): string {
+  const c = globalThis.crypto;
+  if (c && typeof c.randomUUID === "function") return c.randomUUID();
+  const b = new Uint8Array(16);
+  if (c && c.getRandomValues) c.getRandomValues(b);
+  else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}
