@@ -38,7 +38,10 @@ fn main() {
         npm(&web, &["ci", "--no-audit", "--no-fund"]);
     }
     let out_dir = out.to_str().expect("OUT_DIR is UTF-8");
-    npm(&web, &["run", "build", "--", "--outDir", out_dir, "--emptyOutDir"]);
+    npm(
+        &web,
+        &["run", "build", "--", "--outDir", out_dir, "--emptyOutDir"],
+    );
 }
 
 fn npm(dir: &Path, args: &[&str]) {

@@ -75,12 +75,15 @@ impl App {
             io_for_shutdown.close().await;
             let _ = stop_tx.send(());
         });
-        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-            .context("serving HTTP")?;
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        })
+        .await
+        .context("serving HTTP")?;
         ctx.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -65,7 +65,10 @@ impl Config {
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}?mode=rwc", self.data_dir.join("natter.db").display()),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("natter.db").display()
+            ),
         }
     }
 
@@ -105,7 +108,13 @@ mod tests {
             mask_password("postgres://app:s3cret@db:5432/natter"),
             "postgres://app:***@db:5432/natter"
         );
-        assert_eq!(mask_password("postgres://app@db/natter"), "postgres://app@db/natter");
-        assert_eq!(mask_password("sqlite://data/natter.db"), "sqlite://data/natter.db");
+        assert_eq!(
+            mask_password("postgres://app@db/natter"),
+            "postgres://app@db/natter"
+        );
+        assert_eq!(
+            mask_password("sqlite://data/natter.db"),
+            "sqlite://data/natter.db"
+        );
     }
 }

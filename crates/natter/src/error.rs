@@ -62,9 +62,9 @@ impl AppError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadRequest { code, .. } | Self::Conflict { code, .. } | Self::Invalid { code, .. } => {
-                code
-            }
+            Self::BadRequest { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Invalid { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",

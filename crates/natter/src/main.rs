@@ -12,9 +12,16 @@ async fn main() -> anyhow::Result<()> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init(),
     }
-    tracing::info!("natter {} starting: {}", env!("CARGO_PKG_VERSION"), config.summary());
+    tracing::info!(
+        "natter {} starting: {}",
+        env!("CARGO_PKG_VERSION"),
+        config.summary()
+    );
     let addr = config.addr;
     let app = App::build(config).await?;
     let listener = tokio::net::TcpListener::bind(addr)

@@ -4,9 +4,9 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::cpu::CpuPool;
 use crate::realtime::notifier::Notifier;
 use crate::realtime::presence::Presence;
-use crate::cpu::CpuPool;
 use crate::services::accounts::LoginThrottle;
 use crate::store::Store;
 use crate::store::writer::MessageWriter;

@@ -8,7 +8,9 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
 fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {body}"))
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error code in {body}"))
 }
 
 async fn register_login_logout(app: TestApp) {
@@ -16,34 +18,61 @@ async fn register_login_logout(app: TestApp) {
     assert_eq!(alice.username, "Alice");
     let (status, me) = app.get("/api/me", &alice.token).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(me["user"]["username"], "alice", "usernames are stored lower-case");
-    assert_eq!(me["user"]["displayName"], "alice", "display name defaults to the username");
+    assert_eq!(
+        me["user"]["username"], "alice",
+        "usernames are stored lower-case"
+    );
+    assert_eq!(
+        me["user"]["displayName"], "alice",
+        "display name defaults to the username"
+    );
     assert_eq!(me["user"]["avatarUrl"], Value::Null);
     assert_eq!(me["user"]["statusMessage"], "");
 
     let (status, body) = app
-        .call(Method::POST, "/api/auth/login", None, Some(json!({"username": "ALICE", "password": "wrong password"})))
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "ALICE", "password": "wrong password"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&body), "invalid_credentials");
     let (status, body) = app
-        .call(Method::POST, "/api/auth/login", None, Some(json!({"username": "nobody", "password": "correct horse"})))
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "nobody", "password": "correct horse"})),
+        )
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&body), "invalid_credentials");
 
     let (status, body) = app
-        .call(Method::POST, "/api/auth/login", None, Some(json!({"username": "alice", "password": "correct horse"})))
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "alice", "password": "correct horse"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let second = body["token"].as_str().unwrap().to_owned();
     assert_ne!(second, alice.token);
     assert_eq!(body["user"]["id"], alice.id.as_str());
 
-    let (status, _) = app.call(Method::POST, "/api/auth/logout", Some(&alice.token), None).await;
+    let (status, _) = app
+        .call(Method::POST, "/api/auth/logout", Some(&alice.token), None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, body) = app.get("/api/me", &alice.token).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "a logged-out token stops working");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a logged-out token stops working"
+    );
     assert_eq!(error_code(&body), "unauthorized");
     let (status, _) = app.get("/api/me", &second).await;
     assert_eq!(status, StatusCode::OK, "other sessions live on");
@@ -54,20 +83,64 @@ async fn register_login_logout(app: TestApp) {
 async fn registration_rules(app: TestApp) {
     app.register("taken").await;
     for (username, password, code, status) in [
-        ("TAKEN", "correct horse", "username_taken", StatusCode::CONFLICT),
-        ("ab", "correct horse", "invalid_username", StatusCode::UNPROCESSABLE_ENTITY),
-        (&"a".repeat(33) as &str, "correct horse", "invalid_username", StatusCode::UNPROCESSABLE_ENTITY),
-        ("bad name", "correct horse", "invalid_username", StatusCode::UNPROCESSABLE_ENTITY),
-        ("émile", "correct horse", "invalid_username", StatusCode::UNPROCESSABLE_ENTITY),
-        ("shorty", "1234567", "invalid_password", StatusCode::UNPROCESSABLE_ENTITY),
-        ("longpw", &"p".repeat(257), "invalid_password", StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            "TAKEN",
+            "correct horse",
+            "username_taken",
+            StatusCode::CONFLICT,
+        ),
+        (
+            "ab",
+            "correct horse",
+            "invalid_username",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            &"a".repeat(33) as &str,
+            "correct horse",
+            "invalid_username",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "bad name",
+            "correct horse",
+            "invalid_username",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "émile",
+            "correct horse",
+            "invalid_username",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "shorty",
+            "1234567",
+            "invalid_password",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "longpw",
+            &"p".repeat(257),
+            "invalid_password",
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
     ] {
         let (got, body) = app
-            .call(Method::POST, "/api/auth/register", None, Some(json!({"username": username, "password": password})))
+            .call(
+                Method::POST,
+                "/api/auth/register",
+                None,
+                Some(json!({"username": username, "password": password})),
+            )
             .await;
         assert_eq!(got, status, "{username}: {body}");
         assert_eq!(error_code(&body), code, "{username}");
-        assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     // The edges that are allowed.
     app.register(&"a".repeat(32)).await;
@@ -82,11 +155,41 @@ async fn registration_rules(app: TestApp) {
 async fn malformed_requests_get_the_error_shape(app: TestApp) {
     let alice = app.register("alice").await;
     let cases: Vec<(&str, &str, Option<&str>, StatusCode, &str)> = vec![
-        ("/api/auth/register", "{\"username\": ", None, StatusCode::BAD_REQUEST, "malformed_json"),
-        ("/api/auth/register", "[1,2,3]", None, StatusCode::BAD_REQUEST, "invalid_body"),
-        ("/api/auth/register", "{\"username\": 5, \"password\": \"x\"}", None, StatusCode::BAD_REQUEST, "invalid_body"),
-        ("/api/chat", "not json", Some(&alice.token), StatusCode::BAD_REQUEST, "malformed_json"),
-        ("/api/conversations", "{}", Some(&alice.token), StatusCode::BAD_REQUEST, "invalid_body"),
+        (
+            "/api/auth/register",
+            "{\"username\": ",
+            None,
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "/api/auth/register",
+            "[1,2,3]",
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "/api/auth/register",
+            "{\"username\": 5, \"password\": \"x\"}",
+            None,
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            "/api/chat",
+            "not json",
+            Some(&alice.token),
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+        ),
+        (
+            "/api/conversations",
+            "{}",
+            Some(&alice.token),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
     ];
     for (path, body, token, status, code) in cases {
         let mut request = app
@@ -116,11 +219,24 @@ async fn malformed_requests_get_the_error_shape(app: TestApp) {
     let (status, body) = app.post("/api/chat", &alice.token, huge).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     let (status, body) = app.get("/api/nothing-here", &alice.token).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "not_found"));
-    let (status, body) = app.call(Method::DELETE, "/api/chat", Some(&alice.token), None).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"));
-    let (status, body) = app.get("/api/conversations/lobby/messages?limit=abc", &alice.token).await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "invalid_query"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "not_found")
+    );
+    let (status, body) = app
+        .call(Method::DELETE, "/api/chat", Some(&alice.token), None)
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed")
+    );
+    let (status, body) = app
+        .get("/api/conversations/lobby/messages?limit=abc", &alice.token)
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "invalid_query")
+    );
 }
 
 async fn cookie_sessions_need_same_origin_for_writes(app: TestApp) {
@@ -131,7 +247,10 @@ async fn cookie_sessions_need_same_origin_for_writes(app: TestApp) {
         .send()
         .await
         .unwrap();
-    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     let cookie = set_cookie.split(';').next().unwrap().to_owned();
@@ -143,7 +262,11 @@ async fn cookie_sessions_need_same_origin_for_writes(app: TestApp) {
         .send()
         .await
         .unwrap();
-    assert_eq!(me.status(), StatusCode::OK, "the cookie alone authenticates reads");
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "the cookie alone authenticates reads"
+    );
 
     let post = |origin: Option<String>| {
         let mut request = app
@@ -157,18 +280,35 @@ async fn cookie_sessions_need_same_origin_for_writes(app: TestApp) {
         request.send()
     };
     let response = post(None).await.unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN, "no Origin: refused");
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "no Origin: refused"
+    );
     let response = post(Some("http://evil.example".into())).await.unwrap();
-    assert_eq!(response.status(), StatusCode::FORBIDDEN, "foreign Origin: refused");
+    assert_eq!(
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "foreign Origin: refused"
+    );
     let response = post(Some(app.base.clone())).await.unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED, "same Origin: accepted");
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "same Origin: accepted"
+    );
 }
 
 async fn login_failures_are_throttled(app: TestApp) {
     app.register("target").await;
     for _ in 0..5 {
         let (status, _) = app
-            .call(Method::POST, "/api/auth/login", None, Some(json!({"username": "target", "password": "bad guess!"})))
+            .call(
+                Method::POST,
+                "/api/auth/login",
+                None,
+                Some(json!({"username": "target", "password": "bad guess!"})),
+            )
             .await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
@@ -180,7 +320,11 @@ async fn login_failures_are_throttled(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
-    let retry_after: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=300).contains(&retry_after));
     let body: Value = response.json().await.unwrap();
     assert_eq!(error_code(&body), "too_many_requests");
@@ -189,17 +333,27 @@ async fn login_failures_are_throttled(app: TestApp) {
 async fn profile_edits_and_limits(app: TestApp) {
     let alice = app.register("alice").await;
     let patch = |body: Value| app.call(Method::PATCH, "/api/me", Some(&alice.token), Some(body));
-    let (status, body) = patch(json!({"displayName": "  Alice A.  ", "statusMessage": "away"})).await;
+    let (status, body) =
+        patch(json!({"displayName": "  Alice A.  ", "statusMessage": "away"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["displayName"], "Alice A.");
     assert_eq!(body["user"]["statusMessage"], "away");
     let (status, body) = patch(json!({"statusMessage": "s".repeat(140)})).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["user"]["displayName"], "Alice A.", "absent fields stay");
+    assert_eq!(
+        body["user"]["displayName"], "Alice A.",
+        "absent fields stay"
+    );
     for (body, code) in [
-        (json!({"statusMessage": "s".repeat(141)}), "invalid_status_message"),
+        (
+            json!({"statusMessage": "s".repeat(141)}),
+            "invalid_status_message",
+        ),
         (json!({"displayName": "   "}), "invalid_display_name"),
-        (json!({"displayName": "d".repeat(65)}), "invalid_display_name"),
+        (
+            json!({"displayName": "d".repeat(65)}),
+            "invalid_display_name",
+        ),
     ] {
         let (status, answer) = patch(body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -212,21 +366,42 @@ async fn profile_edits_and_limits(app: TestApp) {
 async fn password_change_ends_other_sessions(app: TestApp) {
     let alice = app.register("alice").await;
     let (_, login) = app
-        .call(Method::POST, "/api/auth/login", None, Some(json!({"username": "alice", "password": "correct horse"})))
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "alice", "password": "correct horse"})),
+        )
         .await;
     let other = login["token"].as_str().unwrap().to_owned();
     let (status, body) = app
-        .post("/api/me/password", &alice.token, json!({"currentPassword": "not it at all", "newPassword": "battery staple"}))
+        .post(
+            "/api/me/password",
+            &alice.token,
+            json!({"currentPassword": "not it at all", "newPassword": "battery staple"}),
+        )
         .await;
-    assert!(status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED, "{status} {body}");
+    assert!(
+        status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED,
+        "{status} {body}"
+    );
     let (status, _) = app
-        .post("/api/me/password", &alice.token, json!({"currentPassword": "correct horse", "newPassword": "battery staple"}))
+        .post(
+            "/api/me/password",
+            &alice.token,
+            json!({"currentPassword": "correct horse", "newPassword": "battery staple"}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/me", &other).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(app.get("/api/me", &alice.token).await.0, StatusCode::OK);
     let (status, _) = app
-        .call(Method::POST, "/api/auth/login", None, Some(json!({"username": "alice", "password": "battery staple"})))
+        .call(
+            Method::POST,
+            "/api/auth/login",
+            None,
+            Some(json!({"username": "alice", "password": "battery staple"})),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 }

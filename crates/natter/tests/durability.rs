@@ -21,11 +21,15 @@ struct Server {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(data_dir: &std::path::Path, port: u16) -> Server {
-    let child = Command::new(env!("CARGO_BIN_EXE_natter"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
         .env("NATTER_ADDR", format!("127.0.0.1:{port}"))
         .env("NATTER_DATA_DIR", data_dir)
         .env_remove("DATABASE_URL")
@@ -44,10 +48,17 @@ async fn start(data_dir: &std::path::Path, port: u16) -> Server {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("natter did not become healthy");
 }
 
-async fn post(client: &reqwest::Client, url: String, token: Option<&str>, body: Value) -> reqwest::Result<(u16, Value)> {
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    token: Option<&str>,
+    body: Value,
+) -> reqwest::Result<(u16, Value)> {
     let mut request = client.post(url).json(&body);
     if let Some(token) = token {
         request = request.bearer_auth(token);
@@ -74,7 +85,10 @@ async fn acknowledged_messages_survive_kill_9() {
         .await
         .unwrap();
         assert_eq!(status, 201);
-        users.push((body["user"]["id"].as_str().unwrap().to_owned(), body["token"].as_str().unwrap().to_owned()));
+        users.push((
+            body["user"]["id"].as_str().unwrap().to_owned(),
+            body["token"].as_str().unwrap().to_owned(),
+        ));
     }
     let (_, body) = post(
         &client,
@@ -99,7 +113,10 @@ async fn acknowledged_messages_survive_kill_9() {
                 let body = json!({"msg": format!("message {client_id}"), "clientId": client_id});
                 match post(&client, url.clone(), Some(&token), body).await {
                     Ok((201, answer)) => {
-                        acked.lock().unwrap().insert(client_id, answer["message"].clone());
+                        acked
+                            .lock()
+                            .unwrap()
+                            .insert(client_id, answer["message"].clone());
                     }
                     _ => return,
                 }
@@ -122,7 +139,10 @@ async fn acknowledged_messages_survive_kill_9() {
     let mut after = 0;
     loop {
         let page: Value = client
-            .get(format!("{}/api/conversations/{conversation}/messages?after={after}&limit=100", server.base))
+            .get(format!(
+                "{}/api/conversations/{conversation}/messages?after={after}&limit=100",
+                server.base
+            ))
             .bearer_auth(&users[0].1)
             .send()
             .await
@@ -140,10 +160,21 @@ async fn acknowledged_messages_survive_kill_9() {
         }
     }
     let seqs: Vec<i64> = history.iter().map(|m| m["seq"].as_i64().unwrap()).collect();
-    assert_eq!(seqs, (1..=history.len() as i64).collect::<Vec<_>>(), "gapless and in order");
-    let stored: HashMap<&str, &Value> = history.iter().map(|m| (m["clientId"].as_str().unwrap(), m)).collect();
+    assert_eq!(
+        seqs,
+        (1..=history.len() as i64).collect::<Vec<_>>(),
+        "gapless and in order"
+    );
+    let stored: HashMap<&str, &Value> = history
+        .iter()
+        .map(|m| (m["clientId"].as_str().unwrap(), m))
+        .collect();
     for (client_id, message) in &acked {
-        assert_eq!(stored.get(client_id.as_str()), Some(&message), "acknowledged {client_id} survived");
+        assert_eq!(
+            stored.get(client_id.as_str()),
+            Some(&message),
+            "acknowledged {client_id} survived"
+        );
     }
     let mut server = server;
     server.child.kill().unwrap();

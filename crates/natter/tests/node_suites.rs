@@ -3,6 +3,7 @@
 //! - `tests/compat`: the official `socket.io-client` against the server;
 //! - `web` unit tests (Vitest) for the UI's state logic;
 //! - `web` browser tests (Playwright driving Debian's Chromium).
+//!
 //! Without Node (or Chromium, for the browser) they are skipped, loudly.
 
 mod common;
@@ -11,11 +12,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn node_available() -> bool {
-    Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success())
+    Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 /// Runs `npm <args>` in `dir`, installing dependencies first when needed, and
@@ -71,7 +78,9 @@ fn browser_tests() {
         return common::loud("SKIPPED: browser tests need Node.js");
     }
     if !Path::new("/usr/bin/chromium").exists() {
-        return common::loud("SKIPPED: browser tests need /usr/bin/chromium (apt-get install chromium)");
+        return common::loud(
+            "SKIPPED: browser tests need /usr/bin/chromium (apt-get install chromium)",
+        );
     }
     npm(&repo_root().join("web"), &["run", "e2e"]);
 }

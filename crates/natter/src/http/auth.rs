@@ -27,9 +27,17 @@ pub struct LoginBody {
     password: String,
 }
 
-pub async fn register(State(ctx): State<Ctx>, Json(body): Json<RegisterBody>) -> AppResult<Response> {
-    let session =
-        accounts::register(&ctx, &body.username, body.password, body.display_name.as_deref()).await?;
+pub async fn register(
+    State(ctx): State<Ctx>,
+    Json(body): Json<RegisterBody>,
+) -> AppResult<Response> {
+    let session = accounts::register(
+        &ctx,
+        &body.username,
+        body.password,
+        body.display_name.as_deref(),
+    )
+    .await?;
     Ok(session_response(&ctx, StatusCode::CREATED, session))
 }
 
@@ -45,7 +53,10 @@ pub async fn login(
 pub async fn logout(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Response> {
     accounts::logout(&ctx, &user).await?;
     let mut headers = HeaderMap::new();
-    headers.insert(header::SET_COOKIE, clear_cookie_header().parse().expect("static cookie"));
+    headers.insert(
+        header::SET_COOKIE,
+        clear_cookie_header().parse().expect("static cookie"),
+    );
     Ok((StatusCode::NO_CONTENT, headers).into_response())
 }
 

@@ -50,16 +50,28 @@ pub async fn open(
     Json(body): Json<OpenBody>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let (conversation, created) = conversations::open_direct(&ctx, &user, &body.user_id).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(json!({ "conversation": conversation }))))
 }
 
 pub async fn list(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<Value>> {
-    Ok(Json(json!({ "conversations": conversations::list(&ctx, &user.id).await? })))
+    Ok(Json(
+        json!({ "conversations": conversations::list(&ctx, &user.id).await? }),
+    ))
 }
 
-pub async fn get(State(ctx): State<Ctx>, Auth(user): Auth, Path(id): Path<String>) -> AppResult<Json<Value>> {
-    Ok(Json(json!({ "conversation": conversations::get(&ctx, &user.id, &id).await? })))
+pub async fn get(
+    State(ctx): State<Ctx>,
+    Auth(user): Auth,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(
+        json!({ "conversation": conversations::get(&ctx, &user.id, &id).await? }),
+    ))
 }
 
 pub async fn history(
@@ -68,8 +80,11 @@ pub async fn history(
     Path(id): Path<String>,
     Query(params): Query<HistoryParams>,
 ) -> AppResult<Json<Value>> {
-    let page = messages::history(&ctx, &user, &id, params.before, params.after, params.limit).await?;
-    Ok(Json(json!({ "messages": page.messages, "hasMore": page.has_more })))
+    let page =
+        messages::history(&ctx, &user, &id, params.before, params.after, params.limit).await?;
+    Ok(Json(
+        json!({ "messages": page.messages, "hasMore": page.has_more }),
+    ))
 }
 
 pub async fn send(

@@ -102,8 +102,14 @@ fn same_origin(parts: &Parts) -> bool {
     if parts.headers.contains_key("x-requested-with") {
         return true;
     }
-    let origin = parts.headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
     match (origin, host) {
         (Some(origin), Some(host)) => origin
             .split_once("://")

@@ -84,11 +84,16 @@ pub async fn put_avatar(
         let updated = profiles::set_avatar(&ctx, &user.id, bytes).await?;
         return Ok(Json(json!({ "user": updated })));
     }
-    Err(AppError::bad_request("missing_avatar", "send the picture in the multipart field 'avatar'"))
+    Err(AppError::bad_request(
+        "missing_avatar",
+        "send the picture in the multipart field 'avatar'",
+    ))
 }
 
 pub async fn delete_avatar(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<Value>> {
-    Ok(Json(json!({ "user": profiles::remove_avatar(&ctx, &user.id).await? })))
+    Ok(Json(
+        json!({ "user": profiles::remove_avatar(&ctx, &user.id).await? }),
+    ))
 }
 
 fn too_large() -> AppError {

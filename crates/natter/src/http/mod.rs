@@ -36,7 +36,10 @@ pub fn router(ctx: Ctx) -> Router {
         .route("/users", get(users::list))
         .route("/users/{id}", get(users::get))
         .route("/avatars/{id}", get(avatars::get))
-        .route("/conversations", get(conversations::list).post(conversations::open))
+        .route(
+            "/conversations",
+            get(conversations::list).post(conversations::open),
+        )
         .route("/conversations/{id}", get(conversations::get))
         .route(
             "/conversations/{id}/messages",
@@ -58,7 +61,10 @@ pub fn router(ctx: Ctx) -> Router {
 /// 200 while the database answers, 503 otherwise.
 async fn healthz(State(ctx): State<Ctx>) -> impl IntoResponse {
     if ctx.store.ping().await {
-        (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" })))
+        (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({ "status": "ok" })),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

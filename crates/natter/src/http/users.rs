@@ -29,9 +29,15 @@ pub async fn list(
         params.cursor.as_deref(),
     )
     .await?;
-    Ok(Json(json!({ "users": page.users, "nextCursor": page.next_cursor })))
+    Ok(Json(
+        json!({ "users": page.users, "nextCursor": page.next_cursor }),
+    ))
 }
 
-pub async fn get(State(ctx): State<Ctx>, Auth(_): Auth, Path(id): Path<String>) -> AppResult<Json<Value>> {
+pub async fn get(
+    State(ctx): State<Ctx>,
+    Auth(_): Auth,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
     Ok(Json(json!({ "user": directory::get(&ctx, &id).await? })))
 }

@@ -37,7 +37,10 @@ fn asset(path: &str) -> Option<Response> {
             [
                 (header::CONTENT_TYPE, mime),
                 (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-                (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                (
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ),
             ],
             file.data,
         )

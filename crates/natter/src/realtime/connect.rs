@@ -45,7 +45,9 @@ pub async fn authenticate(
         .and_then(|a| a.token)
         .or_else(|| session_cookie(&socket.req_parts().headers))
         .ok_or(Unauthorized)?;
-    let user = accounts::authenticate(&ctx, &token).await.map_err(|_| Unauthorized)?;
+    let user = accounts::authenticate(&ctx, &token)
+        .await
+        .map_err(|_| Unauthorized)?;
     socket.join(user_room(&user.id));
     events::register(&ctx, &socket, &user);
     socket.extensions.insert(user);

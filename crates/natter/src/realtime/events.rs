@@ -36,37 +36,46 @@ struct ReadPayload {
 
 pub fn register(ctx: &Ctx, socket: &SocketRef, user: &AuthUser) {
     let (c, u) = (ctx.clone(), user.clone());
-    socket.on("message:send", move |TryData(payload): TryData<SendPayload>, ack: AckSender| async move {
-        let result = async {
-            let p = parsed(payload)?;
-            let sent = messages::send(&c, &u, &p.conversation_id, p.msg, p.client_id).await?;
-            let message = match sent {
-                Sent::New(m) | Sent::Existing(m) => m,
+    socket.on(
+        "message:send",
+        move |TryData(payload): TryData<SendPayload>, ack: AckSender| async move {
+            let result = async {
+                let p = parsed(payload)?;
+                let sent = messages::send(&c, &u, &p.conversation_id, p.msg, p.client_id).await?;
+                let message = match sent {
+                    Sent::New(m) | Sent::Existing(m) => m,
+                };
+                Ok(json!({ "ok": true, "message": message }))
             };
-            Ok(json!({ "ok": true, "message": message }))
-        };
-        reply(ack, result.await);
-    });
+            reply(ack, result.await);
+        },
+    );
 
     let (c, u) = (ctx.clone(), user.clone());
-    socket.on("typing", move |TryData(payload): TryData<TypingPayload>, ack: AckSender| async move {
-        let result = async {
-            let p = parsed(payload)?;
-            conversations::typing(&c, &u, &p.conversation_id).await?;
-            Ok(json!({ "ok": true }))
-        };
-        reply(ack, result.await);
-    });
+    socket.on(
+        "typing",
+        move |TryData(payload): TryData<TypingPayload>, ack: AckSender| async move {
+            let result = async {
+                let p = parsed(payload)?;
+                conversations::typing(&c, &u, &p.conversation_id).await?;
+                Ok(json!({ "ok": true }))
+            };
+            reply(ack, result.await);
+        },
+    );
 
     let (c, u) = (ctx.clone(), user.clone());
-    socket.on("read", move |TryData(payload): TryData<ReadPayload>, ack: AckSender| async move {
-        let result = async {
-            let p = parsed(payload)?;
-            let seq = conversations::mark_read(&c, &u, &p.conversation_id, p.seq).await?;
-            Ok(json!({ "ok": true, "seq": seq }))
-        };
-        reply(ack, result.await);
-    });
+    socket.on(
+        "read",
+        move |TryData(payload): TryData<ReadPayload>, ack: AckSender| async move {
+            let result = async {
+                let p = parsed(payload)?;
+                let seq = conversations::mark_read(&c, &u, &p.conversation_id, p.seq).await?;
+                Ok(json!({ "ok": true, "seq": seq }))
+            };
+            reply(ack, result.await);
+        },
+    );
 }
 
 fn parsed<T, E: std::fmt::Display>(payload: Result<T, E>) -> AppResult<T> {

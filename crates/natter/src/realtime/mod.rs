@@ -9,8 +9,8 @@ pub mod presence;
 
 use std::time::Duration;
 
-use socketioxide::layer::SocketIoLayer;
 use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::layer::SocketIoLayer;
 use socketioxide::{SocketIo, handler::ConnectHandler};
 
 use crate::config::Config;

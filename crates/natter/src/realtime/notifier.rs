@@ -30,23 +30,32 @@ impl Notifier {
         let notifier = self.clone();
         tokio::spawn(async move {
             while let Some(c) = committed.recv().await {
-                notifier.to_members(&c.members, None, "message", &c.message).await;
+                notifier
+                    .to_members(&c.members, None, "message", &c.message)
+                    .await;
             }
         });
     }
 
     pub async fn conversation(&self, user_id: &str, conversation: &Conversation) {
-        log_failure(self.io.to(user_room(user_id)).emit("conversation", conversation).await);
+        log_failure(
+            self.io
+                .to(user_room(user_id))
+                .emit("conversation", conversation)
+                .await,
+        );
     }
 
     pub async fn typing(&self, members: &Members, conversation_id: &str, user_id: &str) {
         let payload = json!({ "conversationId": conversation_id, "userId": user_id });
-        self.to_members(members, Some(user_id), "typing", &payload).await;
+        self.to_members(members, Some(user_id), "typing", &payload)
+            .await;
     }
 
     pub async fn read(&self, members: &Members, conversation_id: &str, user_id: &str, seq: i64) {
         let payload = json!({ "conversationId": conversation_id, "userId": user_id, "seq": seq });
-        self.to_members(members, Some(user_id), "read", &payload).await;
+        self.to_members(members, Some(user_id), "read", &payload)
+            .await;
     }
 
     pub async fn presence(&self, user_id: &str, online: bool, last_seen_at: Option<i64>) {

@@ -57,7 +57,11 @@ async fn verify_password(ctx: &Ctx, password: String, hash: Option<String>) -> A
             let exists = hash.is_some();
             let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
             let matches = PasswordHash::new(&hash)
-                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+                .map(|parsed| {
+                    Argon2::default()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
                 .unwrap_or(false);
             exists && matches
         })
@@ -99,7 +103,10 @@ impl LoginThrottle {
     }
 
     fn clear(&self, key: &(IpAddr, String)) {
-        self.failures.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 }
 
@@ -126,11 +133,20 @@ pub async fn register(
             created_at: now_ms(),
         })
         .await?;
-    let user = ctx.store.user_by_id(&id).await?.ok_or(AppError::NotFound("user"))?;
+    let user = ctx
+        .store
+        .user_by_id(&id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
     start_session(ctx, user).await
 }
 
-pub async fn login(ctx: &Ctx, client: IpAddr, username: &str, password: String) -> AppResult<Session> {
+pub async fn login(
+    ctx: &Ctx,
+    client: IpAddr,
+    username: &str,
+    password: String,
+) -> AppResult<Session> {
     let username = username.to_ascii_lowercase();
     let key = (client, username.clone());
     ctx.login_throttle.check(&key)?;
@@ -149,7 +165,9 @@ pub async fn login(ctx: &Ctx, client: IpAddr, username: &str, password: String) 
 
 async fn start_session(ctx: &Ctx, user: UserRow) -> AppResult<Session> {
     let token = new_token();
-    ctx.store.insert_session(&hash_token(&token), &user.id, now_ms()).await?;
+    ctx.store
+        .insert_session(&hash_token(&token), &user.id, now_ms())
+        .await?;
     Ok(Session { token, user })
 }
 
@@ -159,7 +177,11 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> AppResult<AuthUser> {
         return Err(AppError::Unauthorized);
     }
     let token_hash = hash_token(token);
-    let user = ctx.store.session_user(&token_hash).await?.ok_or(AppError::Unauthorized)?;
+    let user = ctx
+        .store
+        .session_user(&token_hash)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     Ok(AuthUser {
         id: user.id,
         username: user.username,
@@ -185,5 +207,7 @@ pub async fn change_password(
     }
     let hash = hash_password(ctx, new).await?;
     ctx.store.set_password_hash(&user.id, &hash).await?;
-    ctx.store.delete_other_sessions(&user.id, &user.token_hash).await
+    ctx.store
+        .delete_other_sessions(&user.id, &user.token_hash)
+        .await
 }

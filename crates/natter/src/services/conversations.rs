@@ -11,14 +11,24 @@ use crate::store::conversations::{ConversationRow, Members};
 
 /// Opens the caller's direct conversation with `peer_id`, creating it on first use.
 /// Returns the conversation and whether it was created.
-pub async fn open_direct(ctx: &Ctx, caller: &AuthUser, peer_id: &str) -> AppResult<(Conversation, bool)> {
+pub async fn open_direct(
+    ctx: &Ctx,
+    caller: &AuthUser,
+    peer_id: &str,
+) -> AppResult<(Conversation, bool)> {
     if peer_id == caller.id {
-        return Err(AppError::invalid("cannot_chat_with_self", "you cannot start a chat with yourself"));
+        return Err(AppError::invalid(
+            "cannot_chat_with_self",
+            "you cannot start a chat with yourself",
+        ));
     }
     if ctx.store.user_by_id(peer_id).await?.is_none() {
         return Err(AppError::NotFound("user"));
     }
-    let (id, created) = ctx.store.find_or_create_direct(&caller.id, peer_id, &new_id(), now_ms()).await?;
+    let (id, created) = ctx
+        .store
+        .find_or_create_direct(&caller.id, peer_id, &new_id(), now_ms())
+        .await?;
     let conversation = get(ctx, &caller.id, &id).await?;
     if created {
         ctx.notifier.conversation(&caller.id, &conversation).await;
@@ -30,7 +40,10 @@ pub async fn open_direct(ctx: &Ctx, caller: &AuthUser, peer_id: &str) -> AppResu
 
 pub async fn list(ctx: &Ctx, user_id: &str) -> AppResult<Vec<Conversation>> {
     let rows = ctx.store.conversations_of(user_id).await?;
-    Ok(rows.into_iter().map(|row| to_conversation(ctx, row)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| to_conversation(ctx, row))
+        .collect())
 }
 
 pub async fn get(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppResult<Conversation> {
@@ -43,7 +56,11 @@ pub async fn get(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppResult<C
 }
 
 /// The conversation's members and last seq, if `user_id` is one of them.
-pub async fn membership(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppResult<(Members, i64)> {
+pub async fn membership(
+    ctx: &Ctx,
+    user_id: &str,
+    conversation_id: &str,
+) -> AppResult<(Members, i64)> {
     match ctx.store.members(conversation_id).await? {
         Some((members, last_seq)) if members.includes(user_id) => Ok((members, last_seq)),
         _ => Err(AppError::NotFound("conversation")),
@@ -51,22 +68,37 @@ pub async fn membership(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppR
 }
 
 /// Moves the caller's read mark forward (never back) and tells the other members.
-pub async fn mark_read(ctx: &Ctx, caller: &AuthUser, conversation_id: &str, seq: i64) -> AppResult<i64> {
+pub async fn mark_read(
+    ctx: &Ctx,
+    caller: &AuthUser,
+    conversation_id: &str,
+    seq: i64,
+) -> AppResult<i64> {
     let seq = validate::seq(seq, "seq")?;
     let (members, last_seq) = membership(ctx, &caller.id, conversation_id).await?;
     if seq > last_seq {
-        return Err(AppError::invalid("invalid_seq", format!("seq must be at most {last_seq}")));
+        return Err(AppError::invalid(
+            "invalid_seq",
+            format!("seq must be at most {last_seq}"),
+        ));
     }
-    let stored = ctx.store.mark_read(conversation_id, &caller.id, seq).await?;
+    let stored = ctx
+        .store
+        .mark_read(conversation_id, &caller.id, seq)
+        .await?;
     if stored == seq {
-        ctx.notifier.read(&members, conversation_id, &caller.id, stored).await;
+        ctx.notifier
+            .read(&members, conversation_id, &caller.id, stored)
+            .await;
     }
     Ok(stored)
 }
 
 pub async fn typing(ctx: &Ctx, caller: &AuthUser, conversation_id: &str) -> AppResult<()> {
     let (members, _) = membership(ctx, &caller.id, conversation_id).await?;
-    ctx.notifier.typing(&members, conversation_id, &caller.id).await;
+    ctx.notifier
+        .typing(&members, conversation_id, &caller.id)
+        .await;
     Ok(())
 }
 

@@ -22,7 +22,10 @@ pub async fn list(
     let limit = validate::page_limit(limit)?;
     let search = search.unwrap_or("").trim();
     if search.chars().count() > 64 {
-        return Err(AppError::invalid("invalid_query", "q must be at most 64 characters"));
+        return Err(AppError::invalid(
+            "invalid_query",
+            "q must be at most 64 characters",
+        ));
     }
     let rows = ctx
         .store
@@ -38,11 +41,19 @@ pub async fn list(
     if has_more {
         users.pop();
     }
-    let next_cursor = if has_more { users.last().map(|u| u.username.clone()) } else { None };
+    let next_cursor = if has_more {
+        users.last().map(|u| u.username.clone())
+    } else {
+        None
+    };
     Ok(DirectoryPage { users, next_cursor })
 }
 
 pub async fn get(ctx: &Ctx, user_id: &str) -> AppResult<User> {
-    let row = ctx.store.user_by_id(user_id).await?.ok_or(AppError::NotFound("user"))?;
+    let row = ctx
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or(AppError::NotFound("user"))?;
     Ok(public_user(ctx, row))
 }

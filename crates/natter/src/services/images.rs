@@ -42,12 +42,17 @@ pub fn process(bytes: &[u8]) -> AppResult<Avatar> {
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
         .into_dimensions()
         .map_err(|_| invalid_image())?;
-    if width == 0 || height == 0 || width > MAX_SIDE || height > MAX_SIDE
+    if width == 0
+        || height == 0
+        || width > MAX_SIDE
+        || height > MAX_SIDE
         || u64::from(width) * u64::from(height) > MAX_PIXELS
     {
         return Err(AppError::invalid(
             "image_too_large",
-            format!("the picture is {width}×{height} pixels; at most {MAX_PIXELS} pixels are accepted"),
+            format!(
+                "the picture is {width}×{height} pixels; at most {MAX_PIXELS} pixels are accepted"
+            ),
         ));
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
@@ -76,7 +81,9 @@ fn centre_square(image: DynamicImage) -> DynamicImage {
 }
 
 fn encode(square: &DynamicImage, side: u32) -> AppResult<Vec<u8>> {
-    let resized = square.resize_exact(side, side, FilterType::Lanczos3).into_rgba8();
+    let resized = square
+        .resize_exact(side, side, FilterType::Lanczos3)
+        .into_rgba8();
     let mut out = Cursor::new(Vec::new());
     resized
         .write_to(&mut out, ImageFormat::WebP)

@@ -10,7 +10,11 @@ use crate::store::avatars::NewAvatar;
 use crate::store::users::UserRow;
 
 pub async fn me(ctx: &Ctx, user_id: &str) -> AppResult<User> {
-    let row = ctx.store.user_by_id(user_id).await?.ok_or(AppError::Unauthorized)?;
+    let row = ctx
+        .store
+        .user_by_id(user_id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     Ok(public_user(ctx, row))
 }
 
@@ -34,7 +38,9 @@ pub async fn update(
 /// Replaces the picture with a re-encoded copy of `upload`.
 pub async fn set_avatar(ctx: &Ctx, user_id: &str, upload: Vec<u8>) -> AppResult<User> {
     if upload.len() > images::MAX_UPLOAD_BYTES {
-        return Err(AppError::TooLarge("the picture must be at most 5 MiB".into()));
+        return Err(AppError::TooLarge(
+            "the picture must be at most 5 MiB".into(),
+        ));
     }
     let avatar = ctx.cpu.run(move || images::process(&upload)).await??;
     let row = ctx

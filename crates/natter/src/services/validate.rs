@@ -64,7 +64,10 @@ pub fn status_message(raw: &str) -> AppResult<()> {
 /// 1–4000 characters, not only white space; kept exactly as sent.
 pub fn message_text(msg: &str) -> AppResult<()> {
     if msg.trim().is_empty() {
-        return Err(AppError::invalid("invalid_message", "message must not be empty"));
+        return Err(AppError::invalid(
+            "invalid_message",
+            "message must not be empty",
+        ));
     }
     if msg.chars().count() > MSG_MAX_CHARS {
         return Err(AppError::invalid(
@@ -91,14 +94,20 @@ pub fn page_limit(raw: Option<i64>) -> AppResult<i64> {
     match raw {
         None => Ok(PAGE_DEFAULT),
         Some(n) if (1..=PAGE_MAX).contains(&n) => Ok(n),
-        Some(_) => Err(AppError::invalid("invalid_limit", format!("limit must be 1-{PAGE_MAX}"))),
+        Some(_) => Err(AppError::invalid(
+            "invalid_limit",
+            format!("limit must be 1-{PAGE_MAX}"),
+        )),
     }
 }
 
 /// A seq cursor or read mark: a non-negative integer.
 pub fn seq(raw: i64, what: &'static str) -> AppResult<i64> {
     if raw < 0 {
-        return Err(AppError::invalid("invalid_seq", format!("{what} must not be negative")));
+        return Err(AppError::invalid(
+            "invalid_seq",
+            format!("{what} must not be negative"),
+        ));
     }
     Ok(raw)
 }

@@ -52,13 +52,20 @@ impl Store {
     }
 
     /// The content type and bytes of a stored picture, large or small.
-    pub async fn avatar_image(&self, id: &str, small: bool) -> AppResult<Option<(String, Vec<u8>)>> {
+    pub async fn avatar_image(
+        &self,
+        id: &str,
+        small: bool,
+    ) -> AppResult<Option<(String, Vec<u8>)>> {
         let sql = if small {
             "SELECT content_type, small FROM avatars WHERE id = $1"
         } else {
             "SELECT content_type, large FROM avatars WHERE id = $1"
         };
-        Ok(sqlx::query_as(sql).bind(id).fetch_optional(self.reader()).await?)
+        Ok(sqlx::query_as(sql)
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?)
     }
 }
 

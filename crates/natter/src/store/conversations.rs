@@ -105,7 +105,11 @@ impl Store {
         new_id: &str,
         now: i64,
     ) -> AppResult<(String, bool)> {
-        let (a, b) = if user_x < user_y { (user_x, user_y) } else { (user_y, user_x) };
+        let (a, b) = if user_x < user_y {
+            (user_x, user_y)
+        } else {
+            (user_y, user_x)
+        };
         let inserted: Option<String> = sqlx::query_scalar(
             "INSERT INTO conversations (id, kind, user_a, user_b, last_seq, last_activity_at, created_at) \
              VALUES ($1, 'direct', $2, $3, 0, $4, $4) ON CONFLICT (user_a, user_b) DO NOTHING RETURNING id",
@@ -119,11 +123,12 @@ impl Store {
         if let Some(id) = inserted {
             return Ok((id, true));
         }
-        let id = sqlx::query_scalar("SELECT id FROM conversations WHERE user_a = $1 AND user_b = $2")
-            .bind(a)
-            .bind(b)
-            .fetch_one(self.writer())
-            .await?;
+        let id =
+            sqlx::query_scalar("SELECT id FROM conversations WHERE user_a = $1 AND user_b = $2")
+                .bind(a)
+                .bind(b)
+                .fetch_one(self.writer())
+                .await?;
         Ok((id, false))
     }
 
@@ -165,7 +170,12 @@ impl Store {
     }
 
     /// Moves the user's read mark forward to `seq` (never back); returns the mark now stored.
-    pub async fn mark_read(&self, conversation_id: &str, user_id: &str, seq: i64) -> AppResult<i64> {
+    pub async fn mark_read(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        seq: i64,
+    ) -> AppResult<i64> {
         Ok(sqlx::query_scalar(UPSERT_READ_MARK)
             .bind(conversation_id)
             .bind(user_id)

@@ -61,22 +61,29 @@ impl Store {
 
     pub async fn user_by_id(&self, id: &str) -> AppResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(self.reader()).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(self.reader())
+            .await?)
     }
 
     /// The user and their password hash, for sign-in.
     pub async fn user_credentials(&self, username: &str) -> AppResult<Option<(UserRow, String)>> {
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1");
-        let found: Option<UserRowWithHash> =
-            sqlx::query_as(&sql).bind(username).fetch_optional(self.reader()).await?;
+        let found: Option<UserRowWithHash> = sqlx::query_as(&sql)
+            .bind(username)
+            .fetch_optional(self.reader())
+            .await?;
         Ok(found.map(|r| (r.user, r.password_hash)))
     }
 
     pub async fn password_hash(&self, user_id: &str) -> AppResult<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-            .bind(user_id)
-            .fetch_optional(self.reader())
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                .bind(user_id)
+                .fetch_optional(self.reader())
+                .await?,
+        )
     }
 
     pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> AppResult<()> {
@@ -148,7 +155,10 @@ impl Store {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.token_hash = $1"
         );
-        Ok(sqlx::query_as(&sql).bind(token_hash).fetch_optional(self.reader()).await?)
+        Ok(sqlx::query_as(&sql)
+            .bind(token_hash)
+            .fetch_optional(self.reader())
+            .await?)
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> AppResult<()> {

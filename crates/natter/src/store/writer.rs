@@ -105,7 +105,10 @@ async fn run_lane(
             Ok(outcomes) => outcomes,
             // One bad send must not sink the others: retry each on its own.
             Err(batch_error) => {
-                tracing::warn!("batch of {} sends failed, retrying singly: {batch_error}", batch.len());
+                tracing::warn!(
+                    "batch of {} sends failed, retrying singly: {batch_error}",
+                    batch.len()
+                );
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for job in &batch {
                     outcomes.push(match commit(&store, std::slice::from_ref(job)).await {
@@ -153,7 +156,11 @@ static EXISTING_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-async fn apply(conn: &mut AnyConnection, req: &SendRequest, now: i64) -> Result<Outcome, sqlx::Error> {
+async fn apply(
+    conn: &mut AnyConnection,
+    req: &SendRequest,
+    now: i64,
+) -> Result<Outcome, sqlx::Error> {
     let conversation: Option<(String, Option<String>, Option<String>)> =
         sqlx::query_as("SELECT kind, user_a, user_b FROM conversations WHERE id = $1")
             .bind(&req.conversation_id)

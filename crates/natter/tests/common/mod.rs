@@ -121,7 +121,8 @@ impl TestApp {
         let json = if text.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
+            serde_json::from_str(&text)
+                .unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
         };
         (status, json)
     }
@@ -158,13 +159,23 @@ impl TestApp {
     /// The direct conversation between two users (created on first call).
     pub async fn direct(&self, from: &TestUser, to: &TestUser) -> String {
         let (status, body) = self
-            .post("/api/conversations", &from.token, json!({ "userId": to.id }))
+            .post(
+                "/api/conversations",
+                &from.token,
+                json!({ "userId": to.id }),
+            )
             .await;
         assert!(status.is_success(), "open conversation: {body}");
         body["conversation"]["id"].as_str().unwrap().to_owned()
     }
 
-    pub async fn send(&self, user: &TestUser, conversation: &str, msg: &str, client_id: &str) -> Value {
+    pub async fn send(
+        &self,
+        user: &TestUser,
+        conversation: &str,
+        msg: &str,
+        client_id: &str,
+    ) -> Value {
         let (status, body) = self
             .post(
                 &format!("/api/conversations/{conversation}/messages"),
@@ -177,9 +188,13 @@ impl TestApp {
     }
 
     pub async fn socket(&self, token: &str) -> TestSocket {
-        TestSocket::connect(&self.base, Some(json!({ "token": token })), TransportType::Websocket)
-            .await
-            .expect("socket connects")
+        TestSocket::connect(
+            &self.base,
+            Some(json!({ "token": token })),
+            TransportType::Websocket,
+        )
+        .await
+        .expect("socket connects")
     }
 }
 
@@ -259,17 +274,22 @@ impl TestSocket {
         let (tx, rx) = oneshot::channel::<Value>();
         let tx = Arc::new(std::sync::Mutex::new(Some(tx)));
         self.client
-            .emit_with_ack(event, payload, Duration::from_secs(10), move |payload, _| {
-                if let Some(tx) = tx.lock().unwrap().take() {
-                    // The client hands ack arguments over as one array.
-                    let value = match first_value(payload) {
-                        Value::Array(mut args) if args.len() == 1 => args.remove(0),
-                        other => other,
-                    };
-                    let _ = tx.send(value);
-                }
-                async {}.boxed()
-            })
+            .emit_with_ack(
+                event,
+                payload,
+                Duration::from_secs(10),
+                move |payload, _| {
+                    if let Some(tx) = tx.lock().unwrap().take() {
+                        // The client hands ack arguments over as one array.
+                        let value = match first_value(payload) {
+                            Value::Array(mut args) if args.len() == 1 => args.remove(0),
+                            other => other,
+                        };
+                        let _ = tx.send(value);
+                    }
+                    async {}.boxed()
+                },
+            )
             .await
             .expect("emit");
         tokio::time::timeout(Duration::from_secs(10), rx)
