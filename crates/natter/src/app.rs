@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::realtime::owned_head::OwnedHeadLayer;
 use crate::realtime::{self, notifier::Notifier};
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
@@ -56,7 +57,8 @@ impl App {
                 )))
             }))
             .layer(TraceLayer::new_for_http())
-            .layer(socket_layer);
+            .layer(socket_layer)
+            .layer(OwnedHeadLayer);
         Ok(Self { ctx, io, router })
     }
 

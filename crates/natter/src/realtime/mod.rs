@@ -5,6 +5,7 @@
 pub mod connect;
 pub mod events;
 pub mod notifier;
+pub mod owned_head;
 pub mod presence;
 
 use std::time::Duration;
@@ -25,6 +26,9 @@ pub fn layer(config: &Config) -> (SocketIoLayer, SocketIo) {
         .req_path(PATH)
         .max_payload(config.max_socket_payload)
         .ack_timeout(Duration::from_secs(10))
+        // Most frames are small; a larger one grows the buffer as needed. The 4 KiB
+        // default would cost every idle socket 4 KiB (see owned_head).
+        .ws_read_buffer_size(256)
         .connect_timeout(Duration::from_secs(10))
         .build_layer()
 }
