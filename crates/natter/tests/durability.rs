@@ -180,3 +180,64 @@ async fn acknowledged_messages_survive_kill_9() {
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_down_cleanly_and_keeps_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start(dir.path(), port).await;
+    let client = reqwest::Client::new();
+    let (status, body) = post(
+        &client,
+        format!("{}/api/auth/register", server.base),
+        None,
+        json!({"username": "alice", "password": "correct horse"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201);
+    let token = body["token"].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &client,
+        format!("{}/api/chat", server.base),
+        Some(&token),
+        json!({"msg": "before stop"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(status, 201);
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still running 10 s after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(exit.success(), "graceful exit, got {exit}");
+
+    let mut server = start(dir.path(), port).await;
+    let page: Value = client
+        .get(format!("{}/api/conversations/lobby/messages", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["messages"][0]["msg"], "before stop",
+        "sessions and messages persist"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
