@@ -33,7 +33,9 @@ pub struct Config {
     pub max_socket_payload: u64,
 
     /// Mark the session cookie `Secure` (set this behind HTTPS).
-    #[arg(long, env = "NATTER_SECURE_COOKIE", default_value_t = false)]
+    #[arg(long, env = "NATTER_SECURE_COOKIE", default_value_t = false, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
     pub secure_cookie: bool,
 
     /// Log format.

@@ -215,9 +215,17 @@ async fn malformed_requests_get_the_error_shape(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let huge = json!({ "msg": "x".repeat(200_000) });
-    let (status, body) = app.post("/api/chat", &alice.token, huge).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // Its own client: the server closes a connection whose body it refused unread.
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/chat", app.base))
+        .bearer_auth(&alice.token)
+        .json(&json!({ "msg": "x".repeat(200_000) }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_code(&body), "payload_too_large");
     let (status, body) = app.get("/api/nothing-here", &alice.token).await;
     assert_eq!(
         (status, error_code(&body)),
@@ -394,6 +402,16 @@ async fn password_change_ends_other_sessions(app: TestApp) {
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/me", &other).await.0, StatusCode::UNAUTHORIZED);
+    assert!(
+        common::TestSocket::connect(
+            &app.base,
+            Some(json!({"token": other})),
+            rust_socketio::TransportType::Websocket
+        )
+        .await
+        .is_err(),
+        "the ended session cannot connect either"
+    );
     assert_eq!(app.get("/api/me", &alice.token).await.0, StatusCode::OK);
     let (status, _) = app
         .call(

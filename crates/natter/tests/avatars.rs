@@ -28,10 +28,11 @@ async fn upload(
     bytes: Vec<u8>,
     file_name: &str,
 ) -> (StatusCode, Value) {
+    // A fresh client per upload: the server closes a connection whose body it refused unread.
+    let client = reqwest::Client::new();
     let part = reqwest::multipart::Part::bytes(bytes).file_name(file_name.to_owned());
     let form = reqwest::multipart::Form::new().part("avatar", part);
-    let response = app
-        .http()
+    let response = client
         .put(format!("{}/api/me/avatar", app.base))
         .bearer_auth(&user.token)
         .multipart(form)
@@ -194,6 +195,22 @@ async fn bad_uploads_are_refused() {
     let (status, body) = upload(&app, &alice, vec![0u8; 6 * 1024 * 1024], "big.png").await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"]["code"], "payload_too_large");
+
+    let response = app
+        .http()
+        .put(format!("{}/api/me/avatar", app.base))
+        .bearer_auth(&alice.token)
+        .json(&serde_json::json!({"avatar": "data:image/png;base64,AAAA"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "not multipart"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unsupported_media_type");
 
     let form = reqwest::multipart::Form::new().text("other", "x");
     let response = app

@@ -160,6 +160,25 @@ async fn errors_are_acked_and_the_connection_stays(app: TestApp) {
     assert_eq!(ack["message"]["seq"], 1);
 }
 
+async fn oversized_packets_close_the_connection(app: TestApp) {
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let watcher = app.socket(&bob.token).await;
+    let socket = app.socket(&alice.token).await;
+    assert_eq!(watcher.next_presence_of(&alice.id).await["online"], true);
+    let huge = json!({"conversationId": "lobby", "msg": "x".repeat(100_000), "clientId": "big"});
+    let _ = socket.emit_only("message:send", huge).await;
+    let gone = watcher.next_presence_of(&alice.id).await;
+    assert_eq!(
+        gone["online"], false,
+        "the server dropped the oversized connection"
+    );
+    let (_, history) = app
+        .get("/api/conversations/lobby/messages", &alice.token)
+        .await;
+    assert_eq!(history["messages"], json!([]), "nothing stored");
+}
+
 async fn typing_read_and_conversation_events(app: TestApp) {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
@@ -370,6 +389,7 @@ on_both_backends!(
     connect_needs_a_valid_session,
     send_is_acked_and_delivered_to_every_socket,
     errors_are_acked_and_the_connection_stays,
+    oversized_packets_close_the_connection,
     typing_read_and_conversation_events,
     presence_follows_first_and_last_socket,
     profile_changes_reach_other_users,

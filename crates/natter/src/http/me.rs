@@ -1,5 +1,6 @@
 //! `/api/me`: the caller's own profile, picture and password.
 
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
@@ -60,8 +61,11 @@ pub async fn put_avatar(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     headers: HeaderMap,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> AppResult<Json<Value>> {
+    let mut multipart = multipart.map_err(|_| {
+        AppError::UnsupportedMedia("send the picture as multipart/form-data, field 'avatar'".into())
+    })?;
     // Refuse a declared oversize body before reading any of it.
     let declared = headers
         .get(header::CONTENT_LENGTH)

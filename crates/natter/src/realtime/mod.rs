@@ -25,6 +25,8 @@ pub fn layer(config: &Config) -> (SocketIoLayer, SocketIo) {
     SocketIo::builder()
         .req_path(PATH)
         .max_payload(config.max_socket_payload)
+        .ws_max_message_size(config.max_socket_payload as usize)
+        .ws_max_frame_size(config.max_socket_payload as usize)
         .ack_timeout(Duration::from_secs(10))
         // Most frames are small; a larger one grows the buffer as needed. The 4 KiB
         // default would cost every idle socket 4 KiB (see owned_head).

@@ -8,6 +8,7 @@ use socketioxide::SocketIo;
 use tokio::sync::mpsc;
 
 use crate::model::{Conversation, User};
+use crate::services::accounts::AuthUser;
 use crate::store::conversations::Members;
 use crate::store::writer::Committed;
 
@@ -65,6 +66,21 @@ impl Notifier {
 
     pub async fn user(&self, user: &User) {
         log_failure(self.io.emit("user", user).await);
+    }
+
+    /// Disconnects the user's sockets on this node whose session `ends` says is over
+    /// (after a logout or a password change), so a revoked token stops working on
+    /// live connections too, not only on new ones.
+    pub fn end_sessions(&self, user_id: &str, ends: impl Fn(&AuthUser) -> bool) {
+        for socket in self.io.to(user_room(user_id)).sockets() {
+            if socket
+                .extensions
+                .get::<AuthUser>()
+                .is_some_and(|session| ends(&session))
+            {
+                let _ = socket.disconnect();
+            }
+        }
     }
 
     /// Emits to every member's room, leaving out `except`'s sockets when given.

@@ -190,7 +190,10 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> AppResult<AuthUser> {
 }
 
 pub async fn logout(ctx: &Ctx, user: &AuthUser) -> AppResult<()> {
-    ctx.store.delete_session(&user.token_hash).await
+    ctx.store.delete_session(&user.token_hash).await?;
+    ctx.notifier
+        .end_sessions(&user.id, |s| s.token_hash == user.token_hash);
+    Ok(())
 }
 
 /// Changes the password and ends every other session of the user.

@@ -235,6 +235,7 @@ impl TestSocket {
         let (tx, rx) = mpsc::unbounded_channel::<(String, Value)>();
         let (connected_tx, connected_rx) = mpsc::unbounded_channel::<Result<(), String>>();
         let events = tx.clone();
+        let closed = tx.clone();
         let on_connect = connected_tx.clone();
         let mut builder = ClientBuilder::new(format!("{base}/api/socket.io/"))
             .transport_type(transport)
@@ -248,6 +249,10 @@ impl TestSocket {
             })
             .on("open", move |_, _| {
                 let _ = on_connect.send(Ok(()));
+                async {}.boxed()
+            })
+            .on("close", move |_, _| {
+                let _ = closed.send(("close".to_owned(), Value::Null));
                 async {}.boxed()
             })
             .on("error", move |payload, _| {
@@ -296,6 +301,14 @@ impl TestSocket {
             .await
             .expect("ack within 10 s")
             .expect("ack")
+    }
+
+    /// Emits without waiting for anything.
+    pub async fn emit_only(&self, event: &str, payload: Value) -> Result<(), String> {
+        self.client
+            .emit(event, payload)
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// The next event named `name` (others are skipped), within 5 s.
