@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
-use socketioxide::SocketIo;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -20,21 +19,21 @@ use tower_http::trace::TraceLayer;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::realtime::owned_head::OwnedHeadLayer;
-use crate::realtime::{self, notifier::Notifier};
+use crate::realtime::{self, Io, notifier::Notifier};
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
 use crate::store::writer::MessageWriter;
 
 pub struct App {
     pub ctx: Ctx,
-    pub io: SocketIo,
+    pub io: Io,
     pub router: Router,
 }
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let store = Store::connect(&config).await?;
-        let (socket_layer, io) = realtime::layer(&config);
+        let (io, socket_layer) = realtime::build(&config).await?;
         let notifier = Notifier::new(io.clone());
         let (committed_tx, committed_rx) = mpsc::unbounded_channel();
         notifier.spawn_message_fanout(committed_rx);
@@ -48,7 +47,7 @@ impl App {
             cpu: Default::default(),
             login_throttle: Default::default(),
         });
-        realtime::attach(&io, ctx.clone());
+        realtime::attach(&io, ctx.clone()).await?;
         let router = crate::http::router(ctx.clone())
             .layer(CompressionLayer::new())
             .layer(CatchPanicLayer::custom(|_| {
@@ -56,9 +55,8 @@ impl App {
                     "a request handler panicked"
                 )))
             }))
-            .layer(TraceLayer::new_for_http())
-            .layer(socket_layer)
-            .layer(OwnedHeadLayer);
+            .layer(TraceLayer::new_for_http());
+        let router = socket_layer.wrap(router).layer(OwnedHeadLayer);
         Ok(Self { ctx, io, router })
     }
 
@@ -74,7 +72,10 @@ impl App {
         tokio::spawn(async move {
             shutdown.await;
             tracing::info!("shutting down: closing sockets");
-            io_for_shutdown.close().await;
+            match io_for_shutdown {
+                Io::Local(io) => io.close().await,
+                Io::Redis(io) => io.close().await,
+            }
             let _ = stop_tx.send(());
         });
         axum::serve(

@@ -24,6 +24,15 @@ pub struct Config {
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 
+    /// `redis://…`: fan Socket.IO events out to every node through Redis (needs a
+    /// database shared by the nodes, i.e. PostgreSQL).
+    #[arg(long, env = "REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Channel prefix on Redis: deployments sharing one Redis need different ones.
+    #[arg(long, env = "NATTER_REDIS_PREFIX", default_value = "natter")]
+    pub redis_prefix: String,
+
     /// SQLite fsync policy: `full` survives power loss, `normal` only a process crash.
     #[arg(long, env = "NATTER_SQLITE_SYNC", value_enum, default_value_t = SqliteSync::Full)]
     pub sqlite_sync: SqliteSync,
@@ -61,6 +70,7 @@ impl Config {
         let mut config = Self::parse_from(["natter"]);
         config.data_dir = data_dir.into();
         config.database_url = None;
+        config.redis_url = None;
         config
     }
 
@@ -77,10 +87,13 @@ impl Config {
     /// One line for the start-up log, with any password in the database URL masked.
     pub fn summary(&self) -> String {
         format!(
-            "addr={} data_dir={} database={} sqlite_sync={:?} max_socket_payload={}",
+            "addr={} data_dir={} database={} redis={} sqlite_sync={:?} max_socket_payload={}",
             self.addr,
             self.data_dir.display(),
             mask_password(&self.database_url()),
+            self.redis_url
+                .as_deref()
+                .map_or_else(|| "none".to_owned(), mask_password),
             self.sqlite_sync,
             self.max_socket_payload
         )

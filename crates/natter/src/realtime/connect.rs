@@ -5,10 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::socket::Sid;
 
 use super::events;
-use super::notifier::user_room;
+use super::notifier::{session_room, user_room};
 use crate::http::extract::session_cookie;
 use crate::ids::now_ms;
 use crate::services::accounts::{self, AuthUser};
@@ -35,9 +37,9 @@ impl std::fmt::Display for Unauthorized {
 /// sends the CONNECT packet after the middleware but before it runs the connect
 /// handler, so a client that emits right after connecting (as socket.io-client
 /// does with its buffered events) would otherwise race the registration.
-pub async fn authenticate(
+pub async fn authenticate<A: Adapter>(
     ctx: Ctx,
-    socket: SocketRef,
+    socket: SocketRef<A>,
     TryData(auth): TryData<ConnectAuth>,
 ) -> Result<(), Unauthorized> {
     let token = auth
@@ -48,13 +50,13 @@ pub async fn authenticate(
     let user = accounts::authenticate(&ctx, &token)
         .await
         .map_err(|_| Unauthorized)?;
-    socket.join(user_room(&user.id));
+    socket.join([user_room(&user.id), session_room(&user.token_hash)]);
     events::register(&ctx, &socket, &user);
     socket.extensions.insert(user);
     Ok(())
 }
 
-pub async fn connected(ctx: Ctx, socket: SocketRef) {
+pub async fn connected<A: Adapter>(ctx: Ctx, socket: SocketRef<A>) {
     let Some(user) = socket.extensions.get::<AuthUser>() else {
         let _ = socket.disconnect();
         return;
@@ -65,26 +67,29 @@ pub async fn connected(ctx: Ctx, socket: SocketRef) {
     // paths sees the end first releases the presence count, exactly once.
     let released = Arc::new(AtomicBool::new(false));
     {
-        let (ctx, user, released) = (ctx.clone(), user.clone(), released.clone());
+        let (ctx, user, released, sid) = (ctx.clone(), user.clone(), released.clone(), socket.id);
         socket.on_disconnect(move || async move {
             if !released.swap(true, Ordering::SeqCst) {
-                went_away(&ctx, &user).await;
+                went_away(&ctx, &user, sid).await;
             }
         });
     }
     if !socket.connected() {
         if !released.swap(true, Ordering::SeqCst) {
-            went_away(&ctx, &user).await;
+            went_away(&ctx, &user, socket.id).await;
         }
         return;
     }
-    if first {
+    // With several nodes, the user may already be online through another one.
+    if first && ctx.notifier.other_sockets_of(&user.id, socket.id).await == 0 {
         ctx.notifier.presence(&user.id, true, None).await;
     }
 }
 
-async fn went_away(ctx: &Ctx, user: &AuthUser) {
-    if ctx.presence.disconnected(&user.id) {
+async fn went_away(ctx: &Ctx, user: &AuthUser, sid: Sid) {
+    if ctx.presence.disconnected(&user.id)
+        && ctx.notifier.other_sockets_of(&user.id, sid).await == 0
+    {
         let now = now_ms();
         if let Err(e) = ctx.store.set_last_seen(&user.id, Some(now)).await {
             tracing::warn!(user = %user.id, "could not store last seen: {e}");

@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 
 use crate::error::{AppError, AppResult};
@@ -34,11 +35,11 @@ struct ReadPayload {
     seq: i64,
 }
 
-pub fn register(ctx: &Ctx, socket: &SocketRef, user: &AuthUser) {
+pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &AuthUser) {
     let (c, u) = (ctx.clone(), user.clone());
     socket.on(
         "message:send",
-        move |TryData(payload): TryData<SendPayload>, ack: AckSender| async move {
+        move |TryData(payload): TryData<SendPayload>, ack: AckSender<A>| async move {
             let result = async {
                 let p = parsed(payload)?;
                 let sent = messages::send(&c, &u, &p.conversation_id, p.msg, p.client_id).await?;
@@ -54,7 +55,7 @@ pub fn register(ctx: &Ctx, socket: &SocketRef, user: &AuthUser) {
     let (c, u) = (ctx.clone(), user.clone());
     socket.on(
         "typing",
-        move |TryData(payload): TryData<TypingPayload>, ack: AckSender| async move {
+        move |TryData(payload): TryData<TypingPayload>, ack: AckSender<A>| async move {
             let result = async {
                 let p = parsed(payload)?;
                 conversations::typing(&c, &u, &p.conversation_id).await?;
@@ -67,7 +68,7 @@ pub fn register(ctx: &Ctx, socket: &SocketRef, user: &AuthUser) {
     let (c, u) = (ctx.clone(), user.clone());
     socket.on(
         "read",
-        move |TryData(payload): TryData<ReadPayload>, ack: AckSender| async move {
+        move |TryData(payload): TryData<ReadPayload>, ack: AckSender<A>| async move {
             let result = async {
                 let p = parsed(payload)?;
                 let seq = conversations::mark_read(&c, &u, &p.conversation_id, p.seq).await?;
@@ -82,7 +83,7 @@ fn parsed<T, E: std::fmt::Display>(payload: Result<T, E>) -> AppResult<T> {
     payload.map_err(|e| AppError::bad_request("invalid_payload", format!("invalid payload: {e}")))
 }
 
-fn reply(ack: AckSender, result: AppResult<Value>) {
+fn reply<A: Adapter>(ack: AckSender<A>, result: AppResult<Value>) {
     let body = result.unwrap_or_else(|e| e.body());
     if let Err(e) = ack.send(&body) {
         tracing::debug!("ack not delivered: {e}");

@@ -1,6 +1,7 @@
 //! Socket.IO at `/api/socket.io`: authentication on connect, the client events,
 //! and presence. Sockets join `user:<id>`; everything they receive is emitted to
-//! those rooms by the [`notifier`].
+//! those rooms by the [`notifier`]. With `REDIS_URL` set, the socketioxide-redis
+//! adapter carries every emit to the sockets on the other nodes too.
 
 pub mod connect;
 pub mod events;
@@ -10,40 +11,109 @@ pub mod presence;
 
 use std::time::Duration;
 
+use anyhow::Context;
+use axum::Router;
+use socketioxide::adapter::{Adapter, Emitter, LocalAdapter};
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::layer::SocketIoLayer;
-use socketioxide::{SocketIo, handler::ConnectHandler};
+use socketioxide::{SocketIo, SocketIoBuilder, handler::ConnectHandler};
+use socketioxide_core::adapter::DefinedAdapter;
+use socketioxide_redis::drivers::redis::redis_client as redis;
+use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 use crate::config::Config;
 use crate::state::Ctx;
 
 pub const PATH: &str = "/api/socket.io";
 
-/// The Socket.IO layer and its handle; handlers are attached later with [`attach`],
+/// The Socket.IO handle. One node uses the in-process adapter; with `REDIS_URL`
+/// every emit is also published to the other nodes through Redis.
+#[derive(Clone)]
+pub enum Io {
+    Local(SocketIo<LocalAdapter>),
+    Redis(SocketIo<RedisAdapter<Emitter>>),
+}
+
+/// The Socket.IO layer that goes in front of the HTTP router.
+pub enum RealtimeLayer {
+    Local(SocketIoLayer<LocalAdapter>),
+    Redis(SocketIoLayer<RedisAdapter<Emitter>>),
+}
+
+impl RealtimeLayer {
+    pub fn wrap(self, router: Router) -> Router {
+        match self {
+            Self::Local(layer) => router.layer(layer),
+            Self::Redis(layer) => router.layer(layer),
+        }
+    }
+}
+
+/// Builds the layer and its handle; handlers are attached later with [`attach`],
 /// once the application context (which itself holds the handle) exists.
-pub fn layer(config: &Config) -> (SocketIoLayer, SocketIo) {
-    SocketIo::builder()
+pub async fn build(config: &Config) -> anyhow::Result<(Io, RealtimeLayer)> {
+    let builder = SocketIo::builder()
         .req_path(PATH)
         .max_payload(config.max_socket_payload)
         .ws_max_message_size(config.max_socket_payload as usize)
         .ws_max_frame_size(config.max_socket_payload as usize)
         .ack_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(10))
         // Most frames are small; a larger one grows the buffer as needed. The 4 KiB
         // default would cost every idle socket 4 KiB (see owned_head).
-        .ws_read_buffer_size(256)
-        .connect_timeout(Duration::from_secs(10))
-        .build_layer()
+        .ws_read_buffer_size(256);
+    match &config.redis_url {
+        None => {
+            let (layer, io) = builder.build_layer();
+            Ok((Io::Local(io), RealtimeLayer::Local(layer)))
+        }
+        Some(url) => {
+            let (layer, io) = with_redis(builder, url, &config.redis_prefix)
+                .await?
+                .build_layer();
+            Ok((Io::Redis(io), RealtimeLayer::Redis(layer)))
+        }
+    }
 }
 
-pub fn attach(io: &SocketIo, ctx: Ctx) {
+async fn with_redis(
+    builder: SocketIoBuilder,
+    url: &str,
+    prefix: &str,
+) -> anyhow::Result<SocketIoBuilder<RedisAdapter<Emitter>>> {
+    // The adapter speaks RESP3 (Redis 7+).
+    let url = if url.contains("protocol=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
+    };
+    let client = redis::Client::open(url).context("parsing REDIS_URL")?;
+    let config = RedisAdapterConfig::new().with_prefix(prefix.to_owned());
+    let adapter = RedisAdapterCtr::new_with_redis_config(&client, config)
+        .await
+        .context("connecting to Redis")?;
+    Ok(builder.with_adapter::<RedisAdapter<_>>(adapter))
+}
+
+pub async fn attach(io: &Io, ctx: Ctx) -> anyhow::Result<()> {
+    match io {
+        Io::Local(io) => attach_to(io, ctx),
+        Io::Redis(io) => attach_to(io, ctx).await.context("subscribing to Redis")?,
+    }
+    Ok(())
+}
+
+fn attach_to<A: Adapter + DefinedAdapter>(io: &SocketIo<A>, ctx: Ctx) -> A::InitRes {
     let auth_ctx = ctx.clone();
-    let authenticate = move |socket: SocketRef, auth: TryData<connect::ConnectAuth>| {
+    let authenticate = move |socket: SocketRef<A>, auth: TryData<connect::ConnectAuth>| {
         let ctx = auth_ctx.clone();
         async move { connect::authenticate(ctx, socket, auth).await }
     };
-    let on_connect = move |socket: SocketRef| {
+    let on_connect = move |socket: SocketRef<A>| {
         let ctx = ctx.clone();
         async move { connect::connected(ctx, socket).await }
     };
-    io.ns("/", on_connect.with(authenticate));
+    io.ns("/", on_connect.with(authenticate))
 }

@@ -1,28 +1,43 @@
-//! Emits server events to rooms. Every socket joins `user:<id>`, so an event for a
-//! user reaches all their tabs and devices, on this node or (with an adapter)
-//! any other. Each payload is serialised once per emit, whatever the room count.
+//! Emits server events to rooms. Every socket joins `user:<id>` (and
+//! `session:<token hash>`), so an event for a user reaches all their tabs and
+//! devices, on this node or, through the Redis adapter, any other. Each payload
+//! is serialised once per emit, whatever the room count.
 
 use serde::Serialize;
 use serde_json::json;
-use socketioxide::SocketIo;
+use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 
+use super::Io;
 use crate::model::{Conversation, User};
-use crate::services::accounts::AuthUser;
 use crate::store::conversations::Members;
 use crate::store::writer::Committed;
 
 #[derive(Clone)]
 pub struct Notifier {
-    io: SocketIo,
+    io: Io,
 }
 
 pub fn user_room(user_id: &str) -> String {
     format!("user:{user_id}")
 }
 
+pub fn session_room(token_hash: &str) -> String {
+    format!("session:{token_hash}")
+}
+
+/// Runs `$body` with `$io` bound to the handle, whichever adapter it has.
+macro_rules! with_io {
+    ($notifier:expr, $io:ident => $body:expr) => {
+        match &$notifier.io {
+            Io::Local($io) => $body.map_err(|e| e.to_string()),
+            Io::Redis($io) => $body.map_err(|e| e.to_string()),
+        }
+    };
+}
+
 impl Notifier {
-    pub fn new(io: SocketIo) -> Self {
+    pub fn new(io: Io) -> Self {
         Self { io }
     }
 
@@ -39,12 +54,8 @@ impl Notifier {
     }
 
     pub async fn conversation(&self, user_id: &str, conversation: &Conversation) {
-        log_failure(
-            self.io
-                .to(user_room(user_id))
-                .emit("conversation", conversation)
-                .await,
-        );
+        let room = user_room(user_id);
+        log_failure(with_io!(self, io => io.to(room).emit("conversation", conversation).await));
     }
 
     pub async fn typing(&self, members: &Members, conversation_id: &str, user_id: &str) {
@@ -61,26 +72,33 @@ impl Notifier {
 
     pub async fn presence(&self, user_id: &str, online: bool, last_seen_at: Option<i64>) {
         let payload = json!({ "userId": user_id, "online": online, "lastSeenAt": last_seen_at });
-        log_failure(self.io.emit("presence", &payload).await);
+        log_failure(with_io!(self, io => io.emit("presence", &payload).await));
     }
 
     pub async fn user(&self, user: &User) {
-        log_failure(self.io.emit("user", user).await);
+        log_failure(with_io!(self, io => io.emit("user", user).await));
     }
 
-    /// Disconnects the user's sockets on this node whose session `ends` says is over
-    /// (after a logout or a password change), so a revoked token stops working on
-    /// live connections too, not only on new ones.
-    pub fn end_sessions(&self, user_id: &str, ends: impl Fn(&AuthUser) -> bool) {
-        for socket in self.io.to(user_room(user_id)).sockets() {
-            if socket
-                .extensions
-                .get::<AuthUser>()
-                .is_some_and(|session| ends(&session))
-            {
-                let _ = socket.disconnect();
-            }
+    /// Disconnects every socket of the given sessions, on every node, so a
+    /// revoked token stops working on live connections too, not only on new ones.
+    pub async fn end_sessions(&self, token_hashes: &[String]) {
+        for hash in token_hashes {
+            let room = session_room(hash);
+            log_failure(with_io!(self, io => io.to(room).disconnect().await));
         }
+    }
+
+    /// How many sockets other than `this` the user has, on every node (0 when the
+    /// count fails).
+    pub async fn other_sockets_of(&self, user_id: &str, this: Sid) -> usize {
+        let room = user_room(user_id);
+        let count = with_io!(self, io => io.to(room).fetch_sockets().await.map(|sockets| {
+            sockets.iter().filter(|s| s.data().id != this).count()
+        }));
+        count.unwrap_or_else(|e| {
+            tracing::warn!("counting sockets failed: {e}");
+            0
+        })
     }
 
     /// Emits to every member's room, leaving out `except`'s sockets when given.
@@ -92,9 +110,10 @@ impl Notifier {
         payload: &T,
     ) {
         let result = match (members, except) {
-            (Members::Everyone, None) => self.io.emit(event, payload).await,
+            (Members::Everyone, None) => with_io!(self, io => io.emit(event, payload).await),
             (Members::Everyone, Some(except)) => {
-                self.io.except(user_room(except)).emit(event, payload).await
+                let room = user_room(except);
+                with_io!(self, io => io.except(room).emit(event, payload).await)
             }
             (Members::Pair(a, b), except) => {
                 let rooms: Vec<String> = [a, b]
@@ -102,14 +121,14 @@ impl Notifier {
                     .filter(|id| Some(id.as_str()) != except)
                     .map(|id| user_room(id))
                     .collect();
-                self.io.to(rooms).emit(event, payload).await
+                with_io!(self, io => io.to(rooms).emit(event, payload).await)
             }
         };
         log_failure(result);
     }
 }
 
-fn log_failure<E: std::fmt::Display>(result: Result<(), E>) {
+fn log_failure(result: Result<(), String>) {
     if let Err(e) = result {
         tracing::warn!("emit failed: {e}");
     }

@@ -192,7 +192,8 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> AppResult<AuthUser> {
 pub async fn logout(ctx: &Ctx, user: &AuthUser) -> AppResult<()> {
     ctx.store.delete_session(&user.token_hash).await?;
     ctx.notifier
-        .end_sessions(&user.id, |s| s.token_hash == user.token_hash);
+        .end_sessions(std::slice::from_ref(&user.token_hash))
+        .await;
     Ok(())
 }
 
@@ -210,7 +211,10 @@ pub async fn change_password(
     }
     let hash = hash_password(ctx, new).await?;
     ctx.store.set_password_hash(&user.id, &hash).await?;
-    ctx.store
+    let ended = ctx
+        .store
         .delete_other_sessions(&user.id, &user.token_hash)
-        .await
+        .await?;
+    ctx.notifier.end_sessions(&ended).await;
+    Ok(())
 }

@@ -169,14 +169,19 @@ impl Store {
         Ok(())
     }
 
-    /// Ends every session of the user except `keep_hash`.
-    pub async fn delete_other_sessions(&self, user_id: &str, keep_hash: &str) -> AppResult<()> {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-            .bind(user_id)
-            .bind(keep_hash)
-            .execute(self.writer())
-            .await?;
-        Ok(())
+    /// Ends every session of the user except `keep_hash`; returns the ended ones.
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: &str,
+        keep_hash: &str,
+    ) -> AppResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash",
+        )
+        .bind(user_id)
+        .bind(keep_hash)
+        .fetch_all(self.writer())
+        .await?)
     }
 }
 

@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    database_url: Option<String>,
     pub base: String,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -83,7 +84,44 @@ impl TestApp {
         Some(Self::start(config, dir).await)
     }
 
+    /// Two nodes sharing one fresh PostgreSQL database and fanning out through
+    /// Redis, or `None` (and a loud notice) when either service is unreachable.
+    pub async fn cluster() -> Option<(Self, Self)> {
+        let redis_url =
+            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let host = redis_url
+            .trim_start_matches("redis://")
+            .split('/')
+            .next()
+            .unwrap_or("");
+        if tokio::net::TcpStream::connect(host).await.is_err() {
+            loud(&format!(
+                "SKIPPED: multi-node test: no Redis at {redis_url} (set REDIS_URL)"
+            ));
+            return None;
+        }
+        let first = Self::postgres().await?;
+        let database_url = first.database_url.clone();
+        // A prefix of its own, so concurrent tests on one Redis do not hear each other.
+        let prefix = format!("natter-test-{}", natter::ids::new_id());
+        let node = |dir: &tempfile::TempDir| {
+            let mut config = Config::for_data_dir(dir.path());
+            config.database_url = database_url.clone();
+            config.redis_url = Some(redis_url.clone());
+            config.redis_prefix = prefix.clone();
+            config
+        };
+        let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let (config_a, config_b) = (node(&dir_a), node(&dir_b));
+        drop(first);
+        Some((
+            Self::start(config_a, dir_a).await,
+            Self::start(config_b, dir_b).await,
+        ))
+    }
+
     async fn start(config: Config, dir: tempfile::TempDir) -> Self {
+        let database_url = config.database_url.clone();
         let app = App::build(config).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -93,6 +131,7 @@ impl TestApp {
         }));
         Self {
             addr,
+            database_url,
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             _dir: dir,
