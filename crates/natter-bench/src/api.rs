@@ -1,0 +1,214 @@
+//! The HTTP half of the natter contract, as far as the benchmarks need it.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub password: String,
+    pub token: String,
+}
+
+/// Refuses anything but 127.0.0.1: this tool only ever loads the local machine.
+pub fn check_local(base: &str) -> Result<()> {
+    let u = reqwest::Url::parse(base).context("bad --url")?;
+    if u.scheme() != "http" {
+        bail!("--url must be http://127.0.0.1:PORT");
+    }
+    match u.host_str() {
+        Some("127.0.0.1") => Ok(()),
+        other => bail!("refusing to target {other:?}: only 127.0.0.1 is allowed"),
+    }
+}
+
+impl Api {
+    pub fn new(base: &str, pool: usize) -> Result<Self> {
+        check_local(base)?;
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(pool.max(1))
+            .timeout(Duration::from_secs(60))
+            .build()?;
+        Ok(Api {
+            base: base.trim_end_matches('/').to_owned(),
+            http,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn json_or_err(resp: reqwest::Response, what: &str) -> Result<Value> {
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        if !status.is_success() {
+            bail!(
+                "{what}: HTTP {status}: {}",
+                body.chars().take(200).collect::<String>()
+            );
+        }
+        serde_json::from_str(&body).with_context(|| format!("{what}: bad JSON"))
+    }
+
+    pub async fn healthy(&self) -> bool {
+        // /healthz is natter's; the peer has none, so any HTTP answer counts as up.
+        self.http.get(self.url("/healthz")).send().await.is_ok()
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> Result<User> {
+        let resp = self
+            .http
+            .post(self.url("/api/auth/register"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await?;
+        let v = Self::json_or_err(resp, "register").await?;
+        Self::user_of(&v, password)
+    }
+
+    fn user_of(v: &Value, password: &str) -> Result<User> {
+        let id = v["user"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .or_else(|| v["user"]["id"].as_i64().map(|n| n.to_string()));
+        Ok(User {
+            id: id.ok_or_else(|| anyhow!("no user.id in {v}"))?,
+            username: v["user"]["username"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            password: password.to_owned(),
+            token: v["token"]
+                .as_str()
+                .ok_or_else(|| anyhow!("no token"))?
+                .to_owned(),
+        })
+    }
+
+    /// One sign-in; Ok(token) or Err with the status.
+    pub async fn login(&self, username: &str, password: &str) -> Result<User> {
+        let resp = self
+            .http
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await?;
+        let v = Self::json_or_err(resp, "login").await?;
+        Self::user_of(&v, password)
+    }
+
+    /// Creates (or finds) the direct conversation of `me` with `other_id`.
+    pub async fn direct(&self, me: &User, other_id: &str) -> Result<String> {
+        let resp = self
+            .http
+            .post(self.url("/api/conversations"))
+            .bearer_auth(&me.token)
+            .json(&json!({"userId": other_id}))
+            .send()
+            .await?;
+        let v = Self::json_or_err(resp, "create conversation").await?;
+        v["conversation"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no conversation.id in {v}"))
+    }
+
+    pub async fn post_message(
+        &self,
+        me: &User,
+        conv: &str,
+        msg: &str,
+        client_id: &str,
+    ) -> Result<Value> {
+        let resp = self
+            .http
+            .post(self.url(&format!("/api/conversations/{conv}/messages")))
+            .bearer_auth(&me.token)
+            .json(&json!({"msg": msg, "clientId": client_id}))
+            .send()
+            .await?;
+        Self::json_or_err(resp, "post message").await
+    }
+
+    /// GET .../messages with the given query; returns (status, body).
+    pub async fn messages(&self, me: &User, conv: &str, query: &str) -> Result<(u16, Value)> {
+        let resp = self
+            .http
+            .get(self.url(&format!("/api/conversations/{conv}/messages?{query}")))
+            .bearer_auth(&me.token)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await?;
+        let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        Ok((status, v))
+    }
+}
+
+/// Registers `n` users named `<prefix><i>` with at most `conc` requests in flight.
+pub async fn register_many(api: &Api, prefix: &str, n: usize, conc: usize) -> Result<Vec<User>> {
+    use futures_util::StreamExt;
+    let password = "bench-password-123";
+    let results: Vec<Result<User>> = futures_util::stream::iter(0..n)
+        .map(|i| {
+            let api = api.clone();
+            let name = format!("{prefix}{i}");
+            async move { api.register(&name, password).await }
+        })
+        .buffered(conc.max(1))
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+/// A short run id usable in usernames (a-z0-9): base36 of the current time in ms.
+pub fn run_id() -> String {
+    let mut n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut s = Vec::new();
+    while n > 0 {
+        s.push(digits[(n % 36) as usize]);
+        n /= 36;
+    }
+    s.reverse();
+    String::from_utf8(s).unwrap()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_localhost() {
+        assert!(check_local("http://127.0.0.1:3000").is_ok());
+        assert!(check_local("http://example.com:3000").is_err());
+        assert!(check_local("http://10.0.0.1").is_err());
+        assert!(check_local("https://127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn run_ids_are_valid_username_parts() {
+        let r = run_id();
+        assert!(!r.is_empty() && r.len() <= 10);
+        assert!(
+            r.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        );
+    }
+}

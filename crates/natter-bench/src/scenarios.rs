@@ -1,0 +1,758 @@
+//! The four scenarios. Each returns one JSON object and prints a human summary on stderr.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use futures_util::StreamExt;
+use hdrhistogram::Histogram;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::api::{self, Api, User};
+use crate::sio::{self, Incoming, Packet, Stats};
+use crate::{Cli, Cmd, HistoryArgs, IdleArgs, LoginArgs, ThroughputArgs};
+
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub async fn run(cli: &Cli, nofile: u64) -> Result<Value> {
+    let mut out = match &cli.cmd {
+        Cmd::Throughput(a) => throughput(cli, a).await?,
+        Cmd::Idle(a) => idle(cli, a, nofile).await?,
+        Cmd::History(a) => history(cli, a).await?,
+        Cmd::Login(a) => login(cli, a).await?,
+    };
+    let o = out.as_object_mut().unwrap();
+    o.insert("url".into(), json!(cli.url));
+    o.insert("label".into(), json!(cli.label));
+    o.insert(
+        "finishedAt".into(),
+        json!(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis() as u64
+        ),
+    );
+    Ok(out)
+}
+
+// ---------- helpers ----------
+
+fn hist() -> Histogram<u64> {
+    // 1 µs .. 1 h, 3 significant digits
+    Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap()
+}
+
+fn rec(h: &mut Histogram<u64>, d: Duration) {
+    let _ = h.record((d.as_micros() as u64).clamp(1, 3_600_000_000));
+}
+
+fn ms(us: u64) -> f64 {
+    (us as f64 / 1000.0 * 1000.0).round() / 1000.0
+}
+
+/// {p50, p90, p99, max, mean, count} in milliseconds
+fn summary(h: &Histogram<u64>) -> Value {
+    if h.is_empty() {
+        return json!({"count": 0});
+    }
+    json!({
+        "count": h.len(),
+        "p50": ms(h.value_at_quantile(0.50)),
+        "p90": ms(h.value_at_quantile(0.90)),
+        "p99": ms(h.value_at_quantile(0.99)),
+        "max": ms(h.max()),
+        "mean": (h.mean() / 10.0).round() / 100.0,
+    })
+}
+
+fn rate(n: u64, d: Duration) -> f64 {
+    let s = d.as_secs_f64();
+    if s <= 0.0 {
+        0.0
+    } else {
+        (n as f64 / s * 10.0).round() / 10.0
+    }
+}
+
+static T0: OnceLock<Instant> = OnceLock::new();
+
+/// Microseconds since the first call: the clock of message timestamps.
+fn now_us() -> u64 {
+    T0.get_or_init(Instant::now).elapsed().as_micros() as u64
+}
+
+/// `at` on the clock of [`now_us`].
+fn us_of(at: Instant) -> u64 {
+    at.saturating_duration_since(*T0.get_or_init(Instant::now))
+        .as_micros() as u64
+}
+
+fn rss_kib(pid: u32) -> Result<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("reading /proc/{pid}/status"))?;
+    for line in s.lines() {
+        if let Some(v) = line.strip_prefix("VmRSS:") {
+            return Ok(v.trim().trim_end_matches("kB").trim().parse()?);
+        }
+    }
+    bail!("no VmRSS in /proc/{pid}/status")
+}
+
+async fn wait_up(api: &Api) -> Result<()> {
+    for _ in 0..100 {
+        if api.healthy().await {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bail!("server at {} does not answer", api.base)
+}
+
+// ---------- throughput ----------
+
+async fn throughput(cli: &Cli, a: &ThroughputArgs) -> Result<Value> {
+    let api = Api::new(&cli.url, 64)?;
+    wait_up(&api).await?;
+    let n = a.pairs.max(1);
+    let m = a.messages;
+    let w = a.window.max(1);
+    let rid = api::run_id();
+    let t_reg = Instant::now();
+    let users =
+        api::register_many(&api, &format!("t{rid}u"), 2 * n, cli.register_concurrency).await?;
+    let reg_s = t_reg.elapsed();
+    eprintln!(
+        "throughput: registered {} users in {:.1}s",
+        users.len(),
+        reg_s.as_secs_f64()
+    );
+    let mut convs = Vec::with_capacity(n);
+    for i in 0..n {
+        convs.push(api.direct(&users[2 * i], &users[2 * i + 1].id).await?);
+    }
+    let url = sio::ws_url(&cli.url);
+    let stats = Arc::new(Stats::default());
+    // connect every user's socket
+    let mut socks = Vec::with_capacity(2 * n);
+    for u in &users {
+        let (tx, rx) = mpsc::unbounded_channel::<Incoming>();
+        let c = sio::connect(&url, &u.token, Some(tx), stats.clone(), HANDSHAKE_TIMEOUT).await?;
+        socks.push((c, rx));
+    }
+    eprintln!(
+        "throughput: {} sockets connected; {n} senders x {m} messages, window {w}",
+        socks.len()
+    );
+
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let timeout = Duration::from_secs(a.timeout);
+    let pad = "x".repeat(a.size.saturating_sub(32));
+    let mut senders = Vec::new();
+    let mut receivers = Vec::new();
+    let start = Instant::now();
+    let mut it = socks.into_iter();
+    for conv in convs {
+        let (sc, mut srx) = it.next().unwrap();
+        let (rc, mut rrx) = it.next().unwrap();
+        // receiver
+        let mut done = done_rx.clone();
+        let conv_r = conv.clone();
+        receivers.push(tokio::spawn(async move {
+            let _keep = rc;
+            let mut h = hist();
+            let mut seen = HashSet::with_capacity(m);
+            let (mut dup, mut ooo, mut last_seq) = (0u64, 0u64, 0u64);
+            let mut deadline: Option<tokio::time::Instant> = None;
+            while seen.len() < m {
+                let ev = tokio::select! {
+                    ev = rrx.recv() => ev,
+                    _ = done.changed(), if deadline.is_none() => {
+                        deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                        continue;
+                    }
+                    _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => break,
+                };
+                let Some(Incoming { at, packet }) = ev else { break };
+                let Packet::Event { name, args, .. } = packet else { continue };
+                if name != "message" {
+                    continue;
+                }
+                let Some(msg) = args.first() else { continue };
+                if msg["conversationId"].as_str() != Some(conv_r.as_str()) {
+                    continue;
+                }
+                let seq = msg["seq"].as_u64().unwrap_or(0);
+                let cid = msg["clientId"].as_str().unwrap_or("").to_owned();
+                if let Some(t) = msg["msg"].as_str().and_then(|s| s.split(' ').next()).and_then(|s| s.parse::<u64>().ok()) {
+                    let _ = h.record(us_of(at).saturating_sub(t).max(1));
+                }
+                if !seen.insert(cid) {
+                    dup += 1;
+                    continue;
+                }
+                if seq <= last_seq {
+                    ooo += 1;
+                }
+                last_seq = last_seq.max(seq);
+            }
+            (h, seen.len() as u64, dup, ooo)
+        }));
+        // sender
+        let pad = pad.clone();
+        senders.push(tokio::spawn(async move {
+            let mut h = hist();
+            let mut inflight: HashMap<u64, Instant> = HashMap::with_capacity(w);
+            let (mut next, mut acked, mut errors) = (0u64, 0u64, 0u64);
+            let mut last_error = String::new();
+            let mut last_progress = Instant::now();
+            while (acked + errors) < m as u64 {
+                while next < m as u64 && inflight.len() < w {
+                    let body = format!("{} {next} {pad}", now_us());
+                    let p = json!({"conversationId": conv, "msg": body, "clientId": format!("b{next}")});
+                    inflight.insert(next, Instant::now());
+                    if sc.emit("message:send", &p, Some(next)).is_err() {
+                        return (h, acked, errors + (m as u64 - acked - errors), "socket closed".to_string());
+                    }
+                    next += 1;
+                }
+                // no ack for `timeout` (other events do not count as progress): give up
+                let left = timeout.saturating_sub(last_progress.elapsed());
+                let ev = match tokio::time::timeout(left, srx.recv()).await {
+                    Ok(Some(ev)) => ev,
+                    Ok(None) => break,
+                    Err(_) => {
+                        last_error = format!("no ack within {timeout:?}");
+                        errors += inflight.len() as u64 + (m as u64 - next);
+                        break;
+                    }
+                };
+                if let Packet::Ack { id, args } = ev.packet
+                    && let Some(t0) = inflight.remove(&id)
+                {
+                    last_progress = Instant::now();
+                    {
+                        if args.first().and_then(|v| v.get("ok")).and_then(Value::as_bool) == Some(true) {
+                            rec(&mut h, ev.at - t0);
+                            acked += 1;
+                        } else {
+                            errors += 1;
+                            last_error = args.first().map(|v| v.to_string()).unwrap_or_default();
+                        }
+                    }
+                }
+            }
+            (h, acked, errors, last_error)
+        }));
+    }
+    let mut ack_h = hist();
+    let (mut acked, mut send_errors) = (0u64, 0u64);
+    let mut last_error = String::new();
+    for s in senders {
+        let (h, ac, er, le) = s.await?;
+        ack_h.add(&h)?;
+        acked += ac;
+        send_errors += er;
+        if !le.is_empty() {
+            last_error = le;
+        }
+    }
+    let elapsed = start.elapsed();
+    let _ = done_tx.send(true);
+    let mut del_h = hist();
+    let (mut received, mut dup, mut ooo) = (0u64, 0u64, 0u64);
+    for r in receivers {
+        let (h, rcv, d, o) = r.await?;
+        del_h.add(&h)?;
+        received += rcv;
+        dup += d;
+        ooo += o;
+    }
+    let expected = (n * m) as u64;
+    let lost = expected.saturating_sub(received);
+    let msgs_per_s = rate(acked, elapsed);
+    eprintln!(
+        "throughput [{}]: {acked}/{expected} acked in {:.2}s = {msgs_per_s} msg/s; ack p50 {} p99 {} max {} ms; delivery p50 {} p99 {} ms; lost {lost} dup {dup} out-of-order {ooo}; send errors {send_errors}",
+        cli.label,
+        elapsed.as_secs_f64(),
+        ms(ack_h.value_at_quantile(0.5)),
+        ms(ack_h.value_at_quantile(0.99)),
+        ms(ack_h.max()),
+        ms(del_h.value_at_quantile(0.5)),
+        ms(del_h.value_at_quantile(0.99)),
+    );
+    if !last_error.is_empty() {
+        eprintln!("throughput: last send error: {last_error}");
+    }
+    Ok(json!({
+        "scenario": "throughput",
+        "params": {"pairs": n, "messagesPerSender": m, "window": w, "size": a.size},
+        "registerSeconds": reg_s.as_secs_f64(),
+        "expected": expected,
+        "acked": acked,
+        "seconds": elapsed.as_secs_f64(),
+        "msgsPerSec": msgs_per_s,
+        "ackLatencyMs": summary(&ack_h),
+        "deliveryLatencyMs": summary(&del_h),
+        "received": received,
+        "lost": lost,
+        "duplicated": dup,
+        "outOfOrder": ooo,
+        "sendErrors": send_errors,
+        "lastError": last_error,
+        "socketsDropped": stats.dropped.load(Ordering::Relaxed),
+        "badFrames": stats.bad_frames.load(Ordering::Relaxed),
+        "ok": lost == 0 && dup == 0 && ooo == 0 && send_errors == 0,
+    }))
+}
+
+// ---------- idle ----------
+
+async fn idle(cli: &Cli, a: &IdleArgs, nofile: u64) -> Result<Value> {
+    let api = Api::new(&cli.url, 16)?;
+    wait_up(&api).await?;
+    let c = a.connections;
+    let u = a.users.clamp(1, c.max(1));
+    if (c as u64) + 256 > nofile {
+        eprintln!("idle: warning: open-file limit {nofile} is below {c} sockets + slack");
+    }
+    let rid = api::run_id();
+    let t_reg = Instant::now();
+    let users = api::register_many(&api, &format!("i{rid}u"), u, cli.register_concurrency).await?;
+    let reg_s = t_reg.elapsed();
+    eprintln!(
+        "idle: registered {u} users in {:.1}s; {c} sockets = ~{} per user",
+        reg_s.as_secs_f64(),
+        c.div_ceil(u)
+    );
+    let url = sio::ws_url(&cli.url);
+    let stats = Arc::new(Stats::default());
+    let errors = Arc::new(AtomicU64::new(0));
+    let last_err = Arc::new(std::sync::Mutex::new(String::new()));
+
+    let open = |k: usize| {
+        let url = url.clone();
+        let token = users[k % u].token.clone();
+        let stats = stats.clone();
+        let errors = errors.clone();
+        let last_err = last_err.clone();
+        async move {
+            let t = Instant::now();
+            match sio::connect(&url, &token, None, stats, HANDSHAKE_TIMEOUT).await {
+                Ok(cl) => Some((cl, t.elapsed())),
+                Err(e) => {
+                    errors.fetch_add(1, Ordering::Relaxed);
+                    *last_err.lock().unwrap() = format!("{e:#}");
+                    None
+                }
+            }
+        }
+    };
+    // warm-up: open and close a few sockets so lazy initialisation is not counted
+    if a.warmup > 0 {
+        let w: Vec<_> = futures_util::stream::iter(0..a.warmup)
+            .map(&open)
+            .buffer_unordered(a.connect_concurrency.max(1))
+            .collect()
+            .await;
+        drop(w);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let warmup_errors = errors.swap(0, Ordering::Relaxed);
+    let dropped_warm = stats.dropped.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let rss_before = match a.server_pid {
+        Some(p) => Some(rss_kib(p)?),
+        None => None,
+    };
+    let t0 = Instant::now();
+    let clients: Vec<_> = futures_util::stream::iter(0..c)
+        .map(&open)
+        .buffer_unordered(a.connect_concurrency.max(1))
+        .collect()
+        .await;
+    let connect_s = t0.elapsed();
+    let mut hs = hist();
+    let mut held = Vec::with_capacity(c);
+    for (cl, d) in clients.into_iter().flatten() {
+        rec(&mut hs, d);
+        held.push(cl);
+    }
+    let connected = held.len();
+    let connects_per_s = rate(connected as u64, connect_s);
+    eprintln!(
+        "idle: {connected}/{c} connected in {:.2}s = {connects_per_s}/s; holding {}s",
+        connect_s.as_secs_f64(),
+        a.hold
+    );
+    tokio::time::sleep(Duration::from_secs(a.hold)).await;
+    let rss_after = match a.server_pid {
+        Some(p) => Some(rss_kib(p)?),
+        None => None,
+    };
+    let dropped = stats.dropped.load(Ordering::Relaxed) - dropped_warm;
+    let conn_errors = errors.load(Ordering::Relaxed);
+    let per_conn = match (rss_before, rss_after) {
+        (Some(b), Some(af)) if connected > 0 => {
+            Some(((af as f64 - b as f64) / connected as f64 * 100.0).round() / 100.0)
+        }
+        _ => None,
+    };
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let le = last_err.lock().unwrap().clone();
+    eprintln!(
+        "idle [{}]: {connected} sockets, {connects_per_s} connects/s (handshake p50 {} p99 {} ms), RSS {:?} -> {:?} KiB = {:?} KiB/conn; errors {conn_errors}, dropped while held {dropped}",
+        cli.label,
+        ms(hs.value_at_quantile(0.5)),
+        ms(hs.value_at_quantile(0.99)),
+        rss_before,
+        rss_after,
+        per_conn
+    );
+    if !le.is_empty() {
+        eprintln!("idle: last error: {le}");
+    }
+    Ok(json!({
+        "scenario": "idle",
+        "params": {"connections": c, "users": u, "socketsPerUser": c.div_ceil(u), "connectConcurrency": a.connect_concurrency, "holdSeconds": a.hold, "warmup": a.warmup, "serverPid": a.server_pid},
+        "registerSeconds": reg_s.as_secs_f64(),
+        "connected": connected,
+        "connectSeconds": connect_s.as_secs_f64(),
+        "connectsPerSec": connects_per_s,
+        "handshakeMs": summary(&hs),
+        "rssBeforeKiB": rss_before,
+        "rssAfterKiB": rss_after,
+        "kibPerConnection": per_conn,
+        "errors": conn_errors,
+        "warmupErrors": warmup_errors,
+        "droppedWhileHeld": dropped,
+        "lastError": le,
+        "pingsAnswered": stats.pings.load(Ordering::Relaxed),
+        "nofileLimit": nofile,
+        "ok": conn_errors == 0 && dropped == 0 && connected == c,
+    }))
+}
+
+// ---------- history ----------
+
+#[derive(Serialize, Deserialize)]
+struct HistoryState {
+    url: String,
+    users: Vec<User>,
+    conversation: String,
+}
+
+async fn newest_seq(api: &Api, u: &User, conv: &str) -> Result<(u16, u64)> {
+    let (st, v) = api.messages(u, conv, "limit=1").await?;
+    let seq = v["messages"]
+        .as_array()
+        .and_then(|a| a.last())
+        .and_then(|m| m["seq"].as_u64())
+        .unwrap_or(0);
+    Ok((st, seq))
+}
+
+async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
+    let api = Api::new(&cli.url, a.fill_concurrency.max(a.concurrency) + 4)?;
+    wait_up(&api).await?;
+    let k = a.messages.max(1);
+    // users and conversation: reuse the state file when it is for this server and still valid
+    let mut state: Option<HistoryState> = None;
+    if let Some(p) = &a.state
+        && let Ok(s) = std::fs::read_to_string(p)
+        && let Ok(mut st) = serde_json::from_str::<HistoryState>(&s)
+        && st.url == cli.url
+    {
+        let (code, _) = newest_seq(&api, &st.users[0], &st.conversation).await?;
+        if code == 401 {
+            for u in st.users.iter_mut() {
+                let fresh = api.login(&u.username, &u.password).await?;
+                u.token = fresh.token;
+            }
+        }
+        let (code, _) = newest_seq(&api, &st.users[0], &st.conversation).await?;
+        if code == 200 {
+            state = Some(st);
+        }
+    }
+    let reused = state.is_some();
+    let state = match state {
+        Some(s) => s,
+        None => {
+            if a.no_fill {
+                bail!("--no-fill needs a valid --state for this server");
+            }
+            let rid = api::run_id();
+            let users = api::register_many(&api, &format!("h{rid}u"), 2, 2).await?;
+            let conversation = api.direct(&users[0], &users[1].id).await?;
+            HistoryState {
+                url: cli.url.clone(),
+                users,
+                conversation,
+            }
+        }
+    };
+    if let Some(p) = &a.state {
+        std::fs::write(p, serde_json::to_string_pretty(&state)?)?;
+    }
+    let conv = state.conversation.clone();
+    let (_, have) = newest_seq(&api, &state.users[0], &conv).await?;
+    // fill
+    let mut fill = json!(null);
+    if !a.no_fill && have < k {
+        let need = k - have;
+        eprintln!(
+            "history: filling {need} messages ({have} there) with {} HTTP senders",
+            a.fill_concurrency
+        );
+        let next = Arc::new(AtomicU64::new(0));
+        let sent = Arc::new(AtomicU64::new(0));
+        let errors = Arc::new(AtomicU64::new(0));
+        let deadline = Instant::now() + Duration::from_secs(a.fill_timeout);
+        let rid = api::run_id();
+        let t0 = Instant::now();
+        let mut tasks = Vec::new();
+        for wkr in 0..a.fill_concurrency.max(1) {
+            let (api, next, sent, errors) =
+                (api.clone(), next.clone(), sent.clone(), errors.clone());
+            let user = state.users[wkr % 2].clone();
+            let conv = conv.clone();
+            let rid = rid.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut h = hist();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= need
+                        || Instant::now() > deadline
+                        || errors.load(Ordering::Relaxed) > 1000
+                    {
+                        break;
+                    }
+                    let body = format!("history message {i} lorem ipsum dolor sit amet");
+                    let t = Instant::now();
+                    match api
+                        .post_message(&user, &conv, &body, &format!("{rid}-{i}"))
+                        .await
+                    {
+                        Ok(_) => {
+                            rec(&mut h, t.elapsed());
+                            sent.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => {
+                            if errors.fetch_add(1, Ordering::Relaxed) < 3 {
+                                eprintln!("history: fill error: {e:#}");
+                            }
+                        }
+                    }
+                }
+                h
+            }));
+        }
+        // progress
+        let progress = {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(10)).await;
+                    let s = sent.load(Ordering::Relaxed);
+                    eprintln!(
+                        "history: fill {s}/{need} ({:.0}/s)",
+                        s as f64 / t0.elapsed().as_secs_f64()
+                    );
+                }
+            })
+        };
+        let mut h = hist();
+        for t in tasks {
+            h.add(&t.await?)?;
+        }
+        progress.abort();
+        let d = t0.elapsed();
+        let s = sent.load(Ordering::Relaxed);
+        eprintln!(
+            "history: filled {s} in {:.1}s = {} msg/s (HTTP send p50 {} p99 {} ms), errors {}",
+            d.as_secs_f64(),
+            rate(s, d),
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.99)),
+            errors.load(Ordering::Relaxed)
+        );
+        fill = json!({"sent": s, "seconds": d.as_secs_f64(), "msgsPerSec": rate(s, d), "latencyMs": summary(&h), "concurrency": a.fill_concurrency, "errors": errors.load(Ordering::Relaxed)});
+    }
+    let (_, total) = newest_seq(&api, &state.users[0], &conv).await?;
+    let limit = a.limit.clamp(1, 100);
+    if total < limit + 1 {
+        bail!("conversation has only {total} messages");
+    }
+    eprintln!(
+        "history: {total} messages; random before= pages of {limit} for {}s, {} in flight",
+        a.duration, a.concurrency
+    );
+    let deadline = Instant::now() + Duration::from_secs(a.duration);
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for wkr in 0..a.concurrency.max(1) {
+        let api = api.clone();
+        let user = state.users[wkr % 2].clone();
+        let conv = conv.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut h = hist();
+            let (mut ok, mut bad) = (0u64, 0u64);
+            let mut last = String::new();
+            while Instant::now() < deadline {
+                let before = rand::thread_rng().gen_range(limit + 1..=total + 1);
+                let t = Instant::now();
+                match api
+                    .messages(&user, &conv, &format!("before={before}&limit={limit}"))
+                    .await
+                {
+                    Ok((200, v)) => {
+                        let msgs = v["messages"].as_array();
+                        let good = msgs.is_some_and(|m| {
+                            m.len() as u64 == limit
+                                && m.first().and_then(|x| x["seq"].as_u64()) == Some(before - limit)
+                                && m.last().and_then(|x| x["seq"].as_u64()) == Some(before - 1)
+                        });
+                        if good {
+                            rec(&mut h, t.elapsed());
+                            ok += 1;
+                        } else {
+                            bad += 1;
+                            last = format!("wrong page for before={before}");
+                        }
+                    }
+                    Ok((st, v)) => {
+                        bad += 1;
+                        last = format!("HTTP {st}: {v}");
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        last = format!("{e:#}");
+                    }
+                }
+            }
+            (h, ok, bad, last)
+        }));
+    }
+    let mut h = hist();
+    let (mut ok, mut bad) = (0u64, 0u64);
+    let mut last = String::new();
+    for t in tasks {
+        let (hh, o, b, l) = t.await?;
+        h.add(&hh)?;
+        ok += o;
+        bad += b;
+        if !l.is_empty() {
+            last = l;
+        }
+    }
+    let d = t0.elapsed();
+    eprintln!(
+        "history [{}]: {total} msgs, {} pages/s, p50 {} p99 {} max {} ms, errors {bad}{}",
+        cli.label,
+        rate(ok, d),
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max()),
+        if last.is_empty() {
+            String::new()
+        } else {
+            format!(" (last: {last})")
+        }
+    );
+    Ok(json!({
+        "scenario": "history",
+        "params": {"messages": k, "durationSeconds": a.duration, "concurrency": a.concurrency, "limit": limit, "reusedState": reused},
+        "conversationMessages": total,
+        "fill": fill,
+        "requests": ok,
+        "seconds": d.as_secs_f64(),
+        "reqPerSec": rate(ok, d),
+        "latencyMs": summary(&h),
+        "errors": bad,
+        "lastError": last,
+        "ok": bad == 0 && total >= k,
+    }))
+}
+
+// ---------- login ----------
+
+async fn login(cli: &Cli, a: &LoginArgs) -> Result<Value> {
+    let q = a.concurrency.max(1);
+    let api = Api::new(&cli.url, q + 4)?;
+    wait_up(&api).await?;
+    let rid = api::run_id();
+    let users = api::register_many(&api, &format!("l{rid}u"), q, cli.register_concurrency).await?;
+    eprintln!(
+        "login: {q} users registered; signing in for {}s with {q} in flight",
+        a.duration
+    );
+    let deadline = Instant::now() + Duration::from_secs(a.duration);
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for u in users {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut h = hist();
+            let (mut ok, mut bad) = (0u64, 0u64);
+            let mut last = String::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match api.login(&u.username, &u.password).await {
+                    Ok(_) => {
+                        rec(&mut h, t.elapsed());
+                        ok += 1;
+                    }
+                    Err(e) => {
+                        bad += 1;
+                        last = format!("{e:#}");
+                    }
+                }
+            }
+            (h, ok, bad, last)
+        }));
+    }
+    let mut h = hist();
+    let (mut ok, mut bad) = (0u64, 0u64);
+    let mut last = String::new();
+    for t in tasks {
+        let (hh, o, b, l) = t.await?;
+        h.add(&hh)?;
+        ok += o;
+        bad += b;
+        if !l.is_empty() {
+            last = l;
+        }
+    }
+    let d = t0.elapsed();
+    eprintln!(
+        "login [{}]: {} sign-ins/s, p50 {} p99 {} max {} ms, errors {bad}{}",
+        cli.label,
+        rate(ok, d),
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max()),
+        if last.is_empty() {
+            String::new()
+        } else {
+            format!(" (last: {last})")
+        }
+    );
+    Ok(json!({
+        "scenario": "login",
+        "params": {"durationSeconds": a.duration, "concurrency": q},
+        "logins": ok,
+        "seconds": d.as_secs_f64(),
+        "loginsPerSec": rate(ok, d),
+        "latencyMs": summary(&h),
+        "errors": bad,
+        "lastError": last,
+        "ok": bad == 0,
+    }))
+}

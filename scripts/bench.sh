@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# Benchmarks natter against the Node.js peer, in one run, under identical parameters:
+#   natter-sqlite  target/release/natter, SQLite in a fresh temp data dir
+#   natter-pg      target/release/natter with DATABASE_URL=$PG/natter_bench (recreated)
+#   peer           shared/peers/seed-node (Node.js + socket.io + PostgreSQL), NODE_ENV=production
+# Every server is started fresh for every scenario, pinned to core $SERVER_CPU; the load
+# tool (crates/natter-bench) runs pinned to core $LOAD_CPU. Results: JSON per run and a
+# markdown table with natter/peer ratios in $OUT/results.md.
+#
+#   scripts/bench.sh                    # full run
+#   QUICK=1 scripts/bench.sh            # smoke run with tiny numbers (< 1 min per target)
+#   TARGETS="peer" SCENARIOS="idle login" scripts/bench.sh
+#
+# Parameters (env, defaults in brackets; QUICK=1 changes the defaults):
+#   TARGETS [natter-sqlite natter-pg peer]   SCENARIOS [throughput latency idle history login]
+#   PAIRS [50] MSGS [1000] WINDOW [16] SIZE [64]            throughput (saturated)
+#   LAT_PAIRS [10] LAT_MSGS [300]                           latency: throughput with window 1 (light load)
+#   IDLE_CONNS [10000] IDLE_USERS [100] IDLE_HOLD [10] IDLE_CONNECT_Q [64]  idle
+#   HISTORY_K [100000] HISTORY_D [20] HISTORY_Q [16] HISTORY_FILL_Q [32]  history
+#   LOGIN_D [15] LOGIN_Q [8]                                 login
+#   HISTORY_KEEP [0]  1 = keep the history stores in $STATE_DIR and reuse them next run
+#                     (filling 1,000,000 messages through the API takes ~50 min on the peer)
+#   PORT [3190] SERVER_CPU [0] LOAD_CPU [1] OUT [target-bench/results/<time>]
+#   NATTER_BIN [target/release/natter] BENCH_BIN [target-bench/release/natter-bench]
+#   PEER_SRC [../shared/peers/seed-node] PG [postgres://postgres@127.0.0.1:5432]
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+  d_pairs=4 d_msgs=100 d_lpairs=2 d_lmsgs=50 d_conns=200 d_users=10 d_hold=1 d_hk=300 d_hd=2 d_ld=2 d_lq=4
+else
+  d_pairs=50 d_msgs=1000 d_lpairs=10 d_lmsgs=300 d_conns=10000 d_users=100 d_hold=10 d_hk=100000 d_hd=20 d_ld=15 d_lq=8
+fi
+TARGETS=${TARGETS:-"natter-sqlite natter-pg peer"}
+SCENARIOS=${SCENARIOS:-"throughput latency idle history login"}
+PAIRS=${PAIRS:-$d_pairs} MSGS=${MSGS:-$d_msgs} WINDOW=${WINDOW:-16} SIZE=${SIZE:-64}
+LAT_PAIRS=${LAT_PAIRS:-$d_lpairs} LAT_MSGS=${LAT_MSGS:-$d_lmsgs}
+IDLE_CONNS=${IDLE_CONNS:-$d_conns} IDLE_USERS=${IDLE_USERS:-$d_users} IDLE_HOLD=${IDLE_HOLD:-$d_hold} IDLE_CONNECT_Q=${IDLE_CONNECT_Q:-64}
+HISTORY_K=${HISTORY_K:-$d_hk} HISTORY_D=${HISTORY_D:-$d_hd} HISTORY_Q=${HISTORY_Q:-16} HISTORY_FILL_Q=${HISTORY_FILL_Q:-32}
+HISTORY_KEEP=${HISTORY_KEEP:-0}
+LOGIN_D=${LOGIN_D:-$d_ld} LOGIN_Q=${LOGIN_Q:-$d_lq}
+PORT=${PORT:-3190} SERVER_CPU=${SERVER_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
+NATTER_BIN=${NATTER_BIN:-$ROOT/target/release/natter}
+BENCH_BIN=${BENCH_BIN:-$ROOT/target-bench/release/natter-bench}
+PEER_SRC=${PEER_SRC:-$ROOT/../shared/peers/seed-node}
+PG=${PG:-postgres://postgres@127.0.0.1:5432}
+STATE_DIR=${STATE_DIR:-/var/tmp/natter-bench-state}
+OUT=${OUT:-$ROOT/target-bench/results/$(date -u +%Y%m%dT%H%M%SZ)}
+URL=http://127.0.0.1:$PORT
+
+mkdir -p "$OUT"
+LOG=$OUT/bench.log
+log() { echo "[bench $(date -u +%H:%M:%S)] $*" | tee -a "$LOG" >&2; }
+
+if [[ ! -x $BENCH_BIN ]]; then
+  log "building natter-bench"
+  (cd "$ROOT" && CARGO_TARGET_DIR=$ROOT/target-bench cargo build --release -p natter-bench)
+fi
+# thousands of sockets: the servers (children of this shell) need the file descriptors too
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+if ss -ltn "sport = :$PORT" | grep -q LISTEN; then
+  echo "port $PORT is busy; set PORT=" >&2; exit 1
+fi
+
+WORK=$(mktemp -d /tmp/natter-bench.XXXXXX)
+SERVER_PID=
+stop_server() {
+  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=
+}
+cleanup() { stop_server; rm -rf "$WORK"; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+psql_admin() { psql "$PG/postgres" -v ON_ERROR_STOP=1 -qAtc "$1" >/dev/null; }
+db_exists() { [[ $(psql "$PG/postgres" -qAtc "select 1 from pg_database where datname='$1'") == 1 ]]; }
+
+PEER_DIR=
+prepare_peer() {
+  [[ -n $PEER_DIR ]] && return 0
+  PEER_DIR=$WORK/peer
+  cp -r "$PEER_SRC" "$PEER_DIR"
+  log "npm ci for the peer"
+  (cd "$PEER_DIR" && npm ci --no-audit --no-fund --loglevel=error >>"$LOG" 2>&1)
+}
+
+# start_server TARGET SCENARIO: starts a fresh server, sets SERVER_PID, waits until it answers
+start_server() {
+  local target=$1 scenario=$2 keep=0 slog=$OUT/server-$1-$2.log
+  [[ $scenario == history && $HISTORY_KEEP == 1 ]] && keep=1
+  case $target in
+    natter-sqlite)
+      local data=$WORK/data-$scenario
+      if [[ $keep == 1 ]]; then data=$STATE_DIR/natter-sqlite-data; fi
+      mkdir -p "$data"
+      NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data \
+        taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
+      SERVER_PID=$! ;;
+    natter-pg)
+      local db=natter_bench data=$WORK/data-$scenario
+      if [[ $keep == 1 ]]; then db=natter_bench_history; data=$STATE_DIR/natter-pg-data; fi
+      if [[ $keep == 0 ]]; then psql_admin "drop database if exists $db with (force)"; fi
+      db_exists "$db" || psql_admin "create database $db"
+      mkdir -p "$data"
+      NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data DATABASE_URL=$PG/$db \
+        taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
+      SERVER_PID=$! ;;
+    peer)
+      prepare_peer
+      local db=natter_peer_bench reset=1
+      if [[ $keep == 1 ]]; then db=natter_peer_bench_history; reset=; fi
+      (cd "$PEER_DIR" && NODE_ENV=production RESET=$reset PORT=$PORT DATABASE_URL=$PG/$db \
+        exec taskset -c "$SERVER_CPU" node server.mjs >"$slog" 2>&1) &
+      SERVER_PID=$! ;;
+    *) echo "unknown target $target" >&2; return 1 ;;
+  esac
+  for _ in $(seq 300); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "$target exited at start:"; tail -20 "$slog" >&2; SERVER_PID=; return 1
+    fi
+    # natter is ready when /healthz answers 200; the peer has no /healthz (any answer will do)
+    local code
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$URL/healthz" || true)
+    if [[ $target == peer && $code != 000 && -n $code ]] || [[ $code == 200 ]]; then return 0; fi
+    sleep 0.2
+  done
+  log "$target did not come up in 60 s"; tail -20 "$slog" >&2; stop_server; return 1
+}
+
+bench() { # bench TARGET SCENARIO ARGS...
+  local target=$1 scenario=$2; shift 2
+  local cmd=$scenario
+  [[ $scenario == latency ]] && cmd=throughput
+  taskset -c "$LOAD_CPU" "$BENCH_BIN" --url "$URL" --label "$target" \
+    --json "$OUT/$target-$scenario.json" "$cmd" "$@" 2>&1 | tee -a "$LOG" >&2
+}
+
+run_scenario() {
+  local target=$1 scenario=$2
+  case $scenario in
+    throughput) bench "$target" throughput -n "$PAIRS" -m "$MSGS" -w "$WINDOW" --size "$SIZE" ;;
+    latency) bench "$target" latency -n "$LAT_PAIRS" -m "$LAT_MSGS" -w 1 --size "$SIZE" ;;
+    idle) bench "$target" idle -c "$IDLE_CONNS" -u "$IDLE_USERS" --hold "$IDLE_HOLD" --connect-concurrency "$IDLE_CONNECT_Q" --server-pid "$SERVER_PID" ;;
+    history)
+      local state=()
+      if [[ $HISTORY_KEEP == 1 ]]; then mkdir -p "$STATE_DIR"; state=(--state "$STATE_DIR/$target-history.json"); fi
+      bench "$target" history -k "$HISTORY_K" -d "$HISTORY_D" -q "$HISTORY_Q" --fill-concurrency "$HISTORY_FILL_Q" "${state[@]}" ;;
+    login) bench "$target" login -d "$LOGIN_D" -q "$LOGIN_Q" ;;
+    *) echo "unknown scenario $scenario" >&2; return 1 ;;
+  esac
+}
+
+log "out: $OUT; targets: $TARGETS; scenarios: $SCENARIOS; QUICK=$QUICK"
+for target in $TARGETS; do
+  if [[ $target == natter-* && ! -x $NATTER_BIN ]]; then
+    log "skipping $target: $NATTER_BIN missing (cargo build --release -p natter)"; continue
+  fi
+  for scenario in $SCENARIOS; do
+    log "== $target / $scenario"
+    if start_server "$target" "$scenario"; then
+      run_scenario "$target" "$scenario" || log "FAILED: $target / $scenario"
+      stop_server
+    else
+      log "FAILED to start $target"
+    fi
+  done
+done
+
+# ---------- the table ----------
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+params="PAIRS=$PAIRS MSGS=$MSGS WINDOW=$WINDOW SIZE=$SIZE LAT_PAIRS=$LAT_PAIRS LAT_MSGS=$LAT_MSGS IDLE_CONNS=$IDLE_CONNS IDLE_USERS=$IDLE_USERS IDLE_HOLD=$IDLE_HOLD IDLE_CONNECT_Q=$IDLE_CONNECT_Q HISTORY_K=$HISTORY_K HISTORY_D=$HISTORY_D HISTORY_Q=$HISTORY_Q LOGIN_D=$LOGIN_D LOGIN_Q=$LOGIN_Q"
+python3 - "$OUT" "$machine" "$params" >"$OUT/results.md" <<'PY'
+import json, os, sys
+out, machine, params = sys.argv[1], sys.argv[2], sys.argv[3]
+targets = ["natter-sqlite", "natter-pg", "peer"]
+def load(t, s):
+    p = os.path.join(out, f"{t}-{s}.json")
+    try:
+        with open(p) as f: return json.load(f)
+    except Exception: return None
+def get(d, path):
+    for k in path.split("."):
+        if not isinstance(d, dict) or d.get(k) is None: return None
+        d = d[k]
+    return d
+# (scenario, label, json path, "up" = higher is better / "down")
+rows = [
+    ("throughput", "acked messages/s", "msgsPerSec", "up"),
+    ("throughput", "ack latency p50 (ms)", "ackLatencyMs.p50", "down"),
+    ("throughput", "ack latency p99 (ms)", "ackLatencyMs.p99", "down"),
+    ("throughput", "ack latency max (ms)", "ackLatencyMs.max", "down"),
+    ("throughput", "delivery latency p50 (ms)", "deliveryLatencyMs.p50", "down"),
+    ("throughput", "delivery latency p99 (ms)", "deliveryLatencyMs.p99", "down"),
+    ("throughput", "lost / duplicated / out-of-order", None, None),
+    ("latency", "light load (window 1): messages/s", "msgsPerSec", "up"),
+    ("latency", "light load: ack latency p50 (ms)", "ackLatencyMs.p50", "down"),
+    ("latency", "light load: ack latency p99 (ms)", "ackLatencyMs.p99", "down"),
+    ("latency", "light load: delivery latency p50 (ms)", "deliveryLatencyMs.p50", "down"),
+    ("latency", "light load: delivery latency p99 (ms)", "deliveryLatencyMs.p99", "down"),
+    ("latency", "lost / duplicated / out-of-order", None, None),
+    ("idle", "connects/s", "connectsPerSec", "up"),
+    ("idle", "server memory per connection (KiB)", "kibPerConnection", "down"),
+    ("idle", "errors (connect + dropped)", None, None),
+    ("history", "messages in the conversation", "conversationMessages", None),
+    ("history", "fill: HTTP sends/s", "fill.msgsPerSec", "up"),
+    ("history", "pages/s (before=, 50 per page)", "reqPerSec", "up"),
+    ("history", "page latency p50 (ms)", "latencyMs.p50", "down"),
+    ("history", "page latency p99 (ms)", "latencyMs.p99", "down"),
+    ("login", "sign-ins/s", "loginsPerSec", "up"),
+    ("login", "sign-in latency p50 (ms)", "latencyMs.p50", "down"),
+    ("login", "sign-in latency p99 (ms)", "latencyMs.p99", "down"),
+]
+def fmt(v):
+    if v is None: return "—"
+    if isinstance(v, float): return f"{v:,.1f}" if abs(v) >= 100 else f"{v:.2f}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+def cell(t, s, label, path):
+    d = load(t, s)
+    if d is None: return None
+    if label.startswith("lost"):
+        return f"{d.get('lost')} / {d.get('duplicated')} / {d.get('outOfOrder')}"
+    if label.startswith("errors"):
+        return f"{d.get('errors', 0) + d.get('droppedWhileHeld', 0)}"
+    return get(d, path)
+print("# natter vs the Node peer\n")
+print(f"Machine: {machine}. Server pinned to one core, load tool to the other.  ")
+print(f"Parameters: `{params}`\n")
+print("Ratio = natter ÷ peer; for rates (↑) above 1 is better, for latency and memory (↓) below 1 is better.\n")
+print("| scenario | metric | natter-sqlite | natter-pg | peer | sqlite/peer | pg/peer |")
+print("|---|---|---:|---:|---:|---:|---:|")
+for s, label, path, better in rows:
+    vals = [cell(t, s, label, path) for t in targets]
+    if all(v is None for v in vals): continue
+    ratios = []
+    for v in vals[:2]:
+        p = vals[2]
+        if better and isinstance(v, (int, float)) and isinstance(p, (int, float)) and p:
+            ratios.append(f"{v / p:.2f}")
+        else:
+            ratios.append("—")
+    arrow = {"up": " ↑", "down": " ↓"}.get(better, "")
+    print(f"| {s} | {label}{arrow} | " + " | ".join(fmt(v) for v in vals) + " | " + " | ".join(ratios) + " |")
+bad = []
+for t in targets:
+    for s in ["throughput", "latency", "idle", "history", "login"]:
+        d = load(t, s)
+        if d is not None and not d.get("ok", True):
+            bad.append(f"{t}/{s}" + (f" ({d['lastError']})" if d.get("lastError") else ""))
+if bad:
+    print("\nNot clean (errors, losses or out-of-order deliveries; see the JSON files): " + ", ".join(bad))
+PY
+log "results: $OUT/results.md"
+cat "$OUT/results.md"
