@@ -19,7 +19,20 @@
 #   HISTORY_K [100000] HISTORY_D [20] HISTORY_Q [16] HISTORY_FILL_Q [32]  history
 #   LOGIN_D [15] LOGIN_Q [8]                                 login
 #   HISTORY_KEEP [0]  1 = keep the history stores in $STATE_DIR and reuse them next run
-#                     (filling 1,000,000 messages through the API takes ~50 min on the peer)
+#   HISTORY_FILL [sql when HISTORY_K > 20000, else api]   how the history conversation is filled:
+#     api  every message through POST .../messages, HISTORY_FILL_Q in flight (the peer stores
+#          only 250-700/s on one conversation: 1,000,000 messages would take ~50 min there)
+#     sql  natter-bench registers the two users, opens the conversation and sends
+#          HISTORY_FILL_API [10] messages through the API (one at a time, alternating senders),
+#          then runs scripts/history-fill.sh, which inserts seq last_seq+1..K straight into the
+#          target's database: natter-sqlite via python3 sqlite3 into $NATTER_DATA_DIR/natter.db
+#          (100k rows per transaction, server running, WAL), natter-pg and peer via psql,
+#          INSERT ... SELECT FROM generate_series in one transaction. Same invariants as the
+#          API: seq gapless 1..K, senders alternate, unique (sender, clientId), increasing
+#          created_at, conversations.last_seq = K and the last-activity column updated.
+#          The tool then checks through the API that GET .../messages (no cursor) returns
+#          seq K-49..K and ?after=0&limit=1 returns seq 1 (`endsChecked` in the JSON).
+#          1,000,000 messages: well under a minute per target.
 #   PORT [3190] SERVER_CPU [0] LOAD_CPU [1] OUT [target-bench/results/<time>]
 #   NATTER_BIN [target/release/natter] BENCH_BIN [target-bench/release/natter-bench]
 #   PEER_SRC [../shared/peers/seed-node] PG [postgres://postgres@127.0.0.1:5432]
@@ -38,7 +51,11 @@ PAIRS=${PAIRS:-$d_pairs} MSGS=${MSGS:-$d_msgs} WINDOW=${WINDOW:-16} SIZE=${SIZE:
 LAT_PAIRS=${LAT_PAIRS:-$d_lpairs} LAT_MSGS=${LAT_MSGS:-$d_lmsgs}
 IDLE_CONNS=${IDLE_CONNS:-$d_conns} IDLE_USERS=${IDLE_USERS:-$d_users} IDLE_HOLD=${IDLE_HOLD:-$d_hold} IDLE_CONNECT_Q=${IDLE_CONNECT_Q:-64}
 HISTORY_K=${HISTORY_K:-$d_hk} HISTORY_D=${HISTORY_D:-$d_hd} HISTORY_Q=${HISTORY_Q:-16} HISTORY_FILL_Q=${HISTORY_FILL_Q:-32}
-HISTORY_KEEP=${HISTORY_KEEP:-0}
+HISTORY_KEEP=${HISTORY_KEEP:-0} HISTORY_FILL_API=${HISTORY_FILL_API:-10}
+if [[ -z ${HISTORY_FILL:-} ]]; then
+  if (( HISTORY_K > 20000 )); then HISTORY_FILL=sql; else HISTORY_FILL=api; fi
+fi
+[[ $HISTORY_FILL == sql || $HISTORY_FILL == api ]] || { echo "HISTORY_FILL must be sql or api" >&2; exit 1; }
 LOGIN_D=${LOGIN_D:-$d_ld} LOGIN_Q=${LOGIN_Q:-$d_lq}
 PORT=${PORT:-3190} SERVER_CPU=${SERVER_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 NATTER_BIN=${NATTER_BIN:-$ROOT/target/release/natter}
@@ -65,6 +82,7 @@ fi
 
 WORK=$(mktemp -d /tmp/natter-bench.XXXXXX)
 SERVER_PID=
+SERVER_DB= # the running server's database: SQLite file or PostgreSQL URL (history-fill.sh)
 stop_server() {
   if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
@@ -99,6 +117,7 @@ start_server() {
       local data=$WORK/data-$scenario
       if [[ $keep == 1 ]]; then data=$STATE_DIR/natter-sqlite-data; fi
       mkdir -p "$data"
+      SERVER_DB=$data/natter.db
       NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data \
         taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
       SERVER_PID=$! ;;
@@ -108,6 +127,7 @@ start_server() {
       if [[ $keep == 0 ]]; then psql_admin "drop database if exists $db with (force)"; fi
       db_exists "$db" || psql_admin "create database $db"
       mkdir -p "$data"
+      SERVER_DB=$PG/$db
       NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data DATABASE_URL=$PG/$db \
         taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
       SERVER_PID=$! ;;
@@ -115,6 +135,7 @@ start_server() {
       prepare_peer
       local db=natter_peer_bench reset=1
       if [[ $keep == 1 ]]; then db=natter_peer_bench_history; reset=; fi
+      SERVER_DB=$PG/$db
       (cd "$PEER_DIR" && NODE_ENV=production RESET=$reset PORT=$PORT DATABASE_URL=$PG/$db \
         exec taskset -c "$SERVER_CPU" node server.mjs >"$slog" 2>&1) &
       SERVER_PID=$! ;;
@@ -150,13 +171,17 @@ run_scenario() {
     history)
       local state=()
       if [[ $HISTORY_KEEP == 1 ]]; then mkdir -p "$STATE_DIR"; state=(--state "$STATE_DIR/$target-history.json"); fi
-      bench "$target" history -k "$HISTORY_K" -d "$HISTORY_D" -q "$HISTORY_Q" --fill-concurrency "$HISTORY_FILL_Q" "${state[@]}" ;;
+      local fill=()
+      if [[ $HISTORY_FILL == sql ]]; then
+        fill=(--fill-api "$HISTORY_FILL_API" --fill-cmd "$(printf '%q ' "$ROOT/scripts/history-fill.sh" "$target" "$SERVER_DB")")
+      fi
+      bench "$target" history -k "$HISTORY_K" -d "$HISTORY_D" -q "$HISTORY_Q" --fill-concurrency "$HISTORY_FILL_Q" "${fill[@]}" "${state[@]}" ;;
     login) bench "$target" login -d "$LOGIN_D" -q "$LOGIN_Q" ;;
     *) echo "unknown scenario $scenario" >&2; return 1 ;;
   esac
 }
 
-log "out: $OUT; targets: $TARGETS; scenarios: $SCENARIOS; QUICK=$QUICK"
+log "out: $OUT; targets: $TARGETS; scenarios: $SCENARIOS; QUICK=$QUICK; HISTORY_FILL=$HISTORY_FILL"
 for target in $TARGETS; do
   if [[ $target == natter-* && ! -x $NATTER_BIN ]]; then
     log "skipping $target: $NATTER_BIN missing (cargo build --release -p natter)"; continue
@@ -174,7 +199,7 @@ done
 
 # ---------- the table ----------
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-params="PAIRS=$PAIRS MSGS=$MSGS WINDOW=$WINDOW SIZE=$SIZE LAT_PAIRS=$LAT_PAIRS LAT_MSGS=$LAT_MSGS IDLE_CONNS=$IDLE_CONNS IDLE_USERS=$IDLE_USERS IDLE_HOLD=$IDLE_HOLD IDLE_CONNECT_Q=$IDLE_CONNECT_Q HISTORY_K=$HISTORY_K HISTORY_D=$HISTORY_D HISTORY_Q=$HISTORY_Q LOGIN_D=$LOGIN_D LOGIN_Q=$LOGIN_Q"
+params="PAIRS=$PAIRS MSGS=$MSGS WINDOW=$WINDOW SIZE=$SIZE LAT_PAIRS=$LAT_PAIRS LAT_MSGS=$LAT_MSGS IDLE_CONNS=$IDLE_CONNS IDLE_USERS=$IDLE_USERS IDLE_HOLD=$IDLE_HOLD IDLE_CONNECT_Q=$IDLE_CONNECT_Q HISTORY_K=$HISTORY_K HISTORY_D=$HISTORY_D HISTORY_Q=$HISTORY_Q HISTORY_FILL=$HISTORY_FILL LOGIN_D=$LOGIN_D LOGIN_Q=$LOGIN_Q"
 python3 - "$OUT" "$machine" "$params" >"$OUT/results.md" <<'PY'
 import json, os, sys
 out, machine, params = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -209,6 +234,7 @@ rows = [
     ("idle", "errors (connect + dropped)", None, None),
     ("history", "messages in the conversation", "conversationMessages", None),
     ("history", "fill: HTTP sends/s", "fill.msgsPerSec", "up"),
+    ("history", "fill: SQL rows/s (bulk fill)", "fill.sqlRowsPerSec", None),
     ("history", "pages/s (before=, 50 per page)", "reqPerSec", "up"),
     ("history", "page latency p50 (ms)", "latencyMs.p50", "down"),
     ("history", "page latency p99 (ms)", "latencyMs.p99", "down"),

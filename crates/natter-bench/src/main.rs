@@ -113,6 +113,17 @@ pub struct HistoryArgs {
     /// bound on the fill, in seconds (the fill stops there and the reads use what exists)
     #[arg(long, default_value_t = 3600)]
     pub fill_timeout: u64,
+    /// bulk fill: after --fill-api messages through the API, run this shell command
+    /// (`sh -c`) to insert the rest straight into the server's database (SQL); it gets
+    /// NB_CONV, NB_USER0, NB_USER1 (ids; seq s is sent by NB_USER{(s-1)%2}) and NB_K in
+    /// its environment and must leave seq gapless 1..NB_K and the conversation's
+    /// last_seq = NB_K (scripts/history-fill.sh does it for the three targets)
+    #[arg(long)]
+    pub fill_cmd: Option<String>,
+    /// with --fill-cmd: messages sent through the API (one at a time, alternating
+    /// senders) before the bulk insert, so the normal send path is exercised
+    #[arg(long, default_value_t = 10)]
+    pub fill_api: u64,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -505,7 +505,9 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
     let (_, have) = newest_seq(&api, &state.users[0], &conv).await?;
     // fill
     let mut fill = json!(null);
-    if !a.no_fill && have < k {
+    if !a.no_fill && have < k && a.fill_cmd.is_some() {
+        fill = bulk_fill(&api, &state, &conv, have, k, a).await?;
+    } else if !a.no_fill && have < k {
         let need = k - have;
         eprintln!(
             "history: filling {need} messages ({have} there) with {} HTTP senders",
@@ -583,9 +585,17 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
             ms(h.value_at_quantile(0.99)),
             errors.load(Ordering::Relaxed)
         );
-        fill = json!({"sent": s, "seconds": d.as_secs_f64(), "msgsPerSec": rate(s, d), "latencyMs": summary(&h), "concurrency": a.fill_concurrency, "errors": errors.load(Ordering::Relaxed)});
+        fill = json!({"method": "api", "sent": s, "seconds": d.as_secs_f64(), "msgsPerSec": rate(s, d), "latencyMs": summary(&h), "concurrency": a.fill_concurrency, "errors": errors.load(Ordering::Relaxed)});
     }
     let (_, total) = newest_seq(&api, &state.users[0], &conv).await?;
+    // the server's view of the whole conversation: newest page and first message
+    let check = check_ends(&api, &state.users[0], &conv, total).await;
+    match &check {
+        Ok(()) => {
+            eprintln!("history: checked: newest page ends at seq {total}, first message is seq 1")
+        }
+        Err(e) => eprintln!("history: CHECK FAILED: {e:#}"),
+    }
     let limit = a.limit.clamp(1, 100);
     if total < limit + 1 {
         bail!("conversation has only {total} messages");
@@ -677,8 +687,116 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
         "latencyMs": summary(&h),
         "errors": bad,
         "lastError": last,
-        "ok": bad == 0 && total >= k,
+        "endsChecked": check.as_ref().map_or_else(|e| json!(format!("{e:#}")), |_| json!(true)),
+        "ok": bad == 0 && total >= k && check.is_ok(),
     }))
+}
+
+fn seqs(v: &Value) -> Vec<u64> {
+    v["messages"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m["seq"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+/// `GET .../messages` (no cursor) must return seq total-49..total (or 1..total when
+/// shorter) in ascending order, and `?after=0&limit=1` must return seq 1.
+async fn check_ends(api: &Api, u: &User, conv: &str, total: u64) -> Result<()> {
+    let (st, v) = api.messages(u, conv, "").await?;
+    if st != 200 {
+        bail!("GET messages: HTTP {st}");
+    }
+    let want: Vec<u64> = (total.saturating_sub(49).max(1)..=total).collect();
+    let got = seqs(&v);
+    if got != want {
+        bail!(
+            "GET messages returned {} messages, seq {:?}..{:?}; want {}..{total}",
+            got.len(),
+            got.first(),
+            got.last(),
+            want.first().copied().unwrap_or(0)
+        );
+    }
+    let (st, v) = api.messages(u, conv, "after=0&limit=1").await?;
+    let got = seqs(&v);
+    if st != 200 || got != [1] {
+        bail!("GET messages?after=0&limit=1: HTTP {st}, seq {got:?}; want [1]");
+    }
+    Ok(())
+}
+
+/// The bulk fill: `a.fill_api` messages through the API (one at a time, senders
+/// alternating by seq), then `a.fill_cmd` inserts the rest into the database directly.
+async fn bulk_fill(
+    api: &Api,
+    state: &HistoryState,
+    conv: &str,
+    mut have: u64,
+    k: u64,
+    a: &HistoryArgs,
+) -> Result<Value> {
+    let cmd = a.fill_cmd.clone().unwrap_or_default();
+    let rid = api::run_id();
+    let t0 = Instant::now();
+    let mut h = hist();
+    let n_api = a.fill_api.min(k - have);
+    for i in 0..n_api {
+        let seq = have + 1;
+        let user = &state.users[((seq - 1) % 2) as usize];
+        let t = Instant::now();
+        let v = api
+            .post_message(
+                user,
+                conv,
+                &format!("hello from the API, message {i} of the history fill"),
+                &format!("{rid}-api-{i}"),
+            )
+            .await?;
+        rec(&mut h, t.elapsed());
+        let got = v["message"]["seq"].as_u64().or_else(|| v["seq"].as_u64());
+        if got.is_some_and(|g| g != seq) {
+            bail!("API send got seq {got:?}, expected {seq}");
+        }
+        have = seq;
+    }
+    let api_s = t0.elapsed();
+    let (_, now_have) = newest_seq(api, &state.users[0], conv).await?;
+    if now_have != have {
+        bail!("after the API sends the newest seq is {now_have}, expected {have}");
+    }
+    let need = k - have;
+    eprintln!(
+        "history: sent {n_api} through the API ({:.1}s); inserting {need} (seq {}..{k}) with SQL: {cmd}",
+        api_s.as_secs_f64(),
+        have + 1
+    );
+    let t1 = Instant::now();
+    let mut c = std::process::Command::new("sh");
+    c.arg("-c")
+        .arg(&cmd)
+        .env("NB_CONV", conv)
+        .env("NB_USER0", &state.users[0].id)
+        .env("NB_USER1", &state.users[1].id)
+        .env("NB_K", k.to_string());
+    let status = tokio::task::spawn_blocking(move || c.status())
+        .await?
+        .context("running --fill-cmd")?;
+    if !status.success() {
+        bail!("--fill-cmd failed: {status}");
+    }
+    let d = t1.elapsed();
+    let (_, total) = newest_seq(api, &state.users[0], conv).await?;
+    if total != k {
+        bail!("after the SQL fill the newest seq is {total}, expected {k}");
+    }
+    eprintln!(
+        "history: SQL fill: {need} rows in {:.1}s = {} rows/s",
+        d.as_secs_f64(),
+        rate(need, d)
+    );
+    Ok(
+        json!({"method": "sql", "apiSent": n_api, "apiLatencyMs": summary(&h), "sqlRows": need, "sqlSeconds": d.as_secs_f64(), "sqlRowsPerSec": rate(need, d), "seconds": t0.elapsed().as_secs_f64()}),
+    )
 }
 
 // ---------- login ----------

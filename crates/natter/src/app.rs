@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -20,6 +21,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::realtime::owned_head::OwnedHeadLayer;
 use crate::realtime::{self, Io, notifier::Notifier};
+use crate::services::accounts::SessionCache;
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
 use crate::store::writer::MessageWriter;
@@ -38,7 +40,9 @@ impl App {
         let (committed_tx, committed_rx) = mpsc::unbounded_channel();
         notifier.spawn_message_fanout(committed_rx);
         let writer = MessageWriter::spawn(store.clone(), committed_tx);
+        let sessions = SessionCache::new(config.redis_url.is_none());
         let ctx = Ctx::new(Inner {
+            sessions,
             config,
             store,
             writer,
@@ -77,6 +81,13 @@ impl App {
                 Io::Redis(io) => io.close().await,
             }
             let _ = stop_tx.send(());
+        });
+        // Socket.IO sends small frames back to back (an event, then an ack): with
+        // Nagle's algorithm on, the second waits for the client's delayed ACK (~40 ms).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY not set: {e}");
+            }
         });
         axum::serve(
             listener,

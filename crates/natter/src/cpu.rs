@@ -21,6 +21,19 @@ impl Default for CpuPool {
     }
 }
 
+/// Argon2 works in a 19 MiB buffer. glibc raises its mmap threshold after the
+/// first such buffer is freed, so later ones come from the heap of whichever
+/// blocking thread ran the hash and stay there: after a burst of sign-ins the
+/// process kept hundreds of MiB. A fixed threshold keeps large buffers on mmap,
+/// returned to the system as soon as they are freed.
+pub fn return_large_buffers_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes an allocator tunable; called once at start-up.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
+    }
+}
+
 impl CpuPool {
     pub async fn run<T, F>(&self, job: F) -> AppResult<T>
     where

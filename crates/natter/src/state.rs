@@ -7,7 +7,7 @@ use crate::config::Config;
 use crate::cpu::CpuPool;
 use crate::realtime::notifier::Notifier;
 use crate::realtime::presence::Presence;
-use crate::services::accounts::LoginThrottle;
+use crate::services::accounts::{LoginThrottle, SessionCache};
 use crate::store::Store;
 use crate::store::writer::MessageWriter;
 
@@ -22,6 +22,7 @@ pub struct Inner {
     pub presence: Presence,
     pub cpu: CpuPool,
     pub login_throttle: LoginThrottle,
+    pub sessions: SessionCache,
 }
 
 impl Ctx {

@@ -6,7 +6,7 @@
 //! instead of starving chat traffic. Sign-in
 //! failures are throttled per (client address, username).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
@@ -66,6 +66,67 @@ async fn verify_password(ctx: &Ctx, password: String, hash: Option<String>) -> A
             exists && matches
         })
         .await
+}
+
+/// Sessions already resolved, so a request or socket connect costs no query.
+/// Sessions end only through this module (sign-out, password change), which
+/// drops them here too. Across several nodes a sign-out on one node could not
+/// reach the others' caches, so a node with Redis configured runs without it.
+pub struct SessionCache {
+    enabled: bool,
+    entries: Mutex<SessionEntries>,
+}
+
+#[derive(Default)]
+struct SessionEntries {
+    live: HashMap<String, AuthUser>,
+    /// Ended sessions. A lookup that read the session row just before it was
+    /// deleted must not put it back into `live`; tokens are never reused.
+    ended: HashSet<String>,
+}
+
+impl SessionCache {
+    const CAPACITY: usize = 100_000;
+
+    pub fn new(enabled: bool) -> Self {
+        Self {
+            enabled,
+            entries: Mutex::default(),
+        }
+    }
+
+    fn get(&self, token_hash: &str) -> Option<AuthUser> {
+        if !self.enabled {
+            return None;
+        }
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.live.get(token_hash).cloned()
+    }
+
+    fn insert(&self, user: &AuthUser) {
+        if !self.enabled {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.ended.contains(&user.token_hash) {
+            return;
+        }
+        if entries.live.len() >= Self::CAPACITY {
+            entries.live.clear();
+        }
+        entries.live.insert(user.token_hash.clone(), user.clone());
+    }
+
+    fn forget(&self, token_hashes: &[String]) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.ended.len() >= Self::CAPACITY {
+            entries.ended.clear();
+        }
+        for hash in token_hashes {
+            entries.live.remove(hash);
+            entries.ended.insert(hash.clone());
+        }
+    }
 }
 
 const MAX_FAILURES: u32 = 5;
@@ -177,20 +238,26 @@ pub async fn authenticate(ctx: &Ctx, token: &str) -> AppResult<AuthUser> {
         return Err(AppError::Unauthorized);
     }
     let token_hash = hash_token(token);
+    if let Some(user) = ctx.sessions.get(&token_hash) {
+        return Ok(user);
+    }
     let user = ctx
         .store
         .session_user(&token_hash)
         .await?
         .ok_or(AppError::Unauthorized)?;
-    Ok(AuthUser {
+    let user = AuthUser {
         id: user.id,
         username: user.username,
         token_hash,
-    })
+    };
+    ctx.sessions.insert(&user);
+    Ok(user)
 }
 
 pub async fn logout(ctx: &Ctx, user: &AuthUser) -> AppResult<()> {
     ctx.store.delete_session(&user.token_hash).await?;
+    ctx.sessions.forget(std::slice::from_ref(&user.token_hash));
     ctx.notifier
         .end_sessions(std::slice::from_ref(&user.token_hash))
         .await;
@@ -215,6 +282,7 @@ pub async fn change_password(
         .store
         .delete_other_sessions(&user.id, &user.token_hash)
         .await?;
+    ctx.sessions.forget(&ended);
     ctx.notifier.end_sessions(&ended).await;
     Ok(())
 }

@@ -55,14 +55,10 @@ pub async fn get(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppResult<C
     Ok(to_conversation(ctx, row))
 }
 
-/// The conversation's members and last seq, if `user_id` is one of them.
-pub async fn membership(
-    ctx: &Ctx,
-    user_id: &str,
-    conversation_id: &str,
-) -> AppResult<(Members, i64)> {
+/// The conversation's members, if `user_id` is one of them.
+pub async fn membership(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppResult<Members> {
     match ctx.store.members(conversation_id).await? {
-        Some((members, last_seq)) if members.includes(user_id) => Ok((members, last_seq)),
+        Some(members) if members.includes(user_id) => Ok(members),
         _ => Err(AppError::NotFound("conversation")),
     }
 }
@@ -75,7 +71,8 @@ pub async fn mark_read(
     seq: i64,
 ) -> AppResult<i64> {
     let seq = validate::seq(seq, "seq")?;
-    let (members, last_seq) = membership(ctx, &caller.id, conversation_id).await?;
+    let members = membership(ctx, &caller.id, conversation_id).await?;
+    let last_seq = ctx.store.last_seq(conversation_id).await?;
     if seq > last_seq {
         return Err(AppError::invalid(
             "invalid_seq",
@@ -95,7 +92,7 @@ pub async fn mark_read(
 }
 
 pub async fn typing(ctx: &Ctx, caller: &AuthUser, conversation_id: &str) -> AppResult<()> {
-    let (members, _) = membership(ctx, &caller.id, conversation_id).await?;
+    let members = membership(ctx, &caller.id, conversation_id).await?;
     ctx.notifier
         .typing(&members, conversation_id, &caller.id)
         .await;

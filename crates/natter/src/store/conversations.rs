@@ -1,6 +1,9 @@
 //! Conversations: the lobby and one direct conversation per pair of users, with
 //! each member's read mark.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+
 use sqlx::FromRow;
 
 use super::Store;
@@ -158,15 +161,33 @@ impl Store {
             .await?)
     }
 
-    /// Members and current last seq of a conversation.
-    pub async fn members(&self, conversation_id: &str) -> AppResult<Option<(Members, i64)>> {
-        let row: Option<(String, Option<String>, Option<String>, i64)> = sqlx::query_as(
-            "SELECT kind, user_a, user_b, last_seq FROM conversations WHERE id = $1",
+    /// Who belongs to a conversation; `None` when it does not exist. Membership
+    /// never changes once a conversation exists, so answers are memoised.
+    pub async fn members(&self, conversation_id: &str) -> AppResult<Option<Members>> {
+        if let Some(members) = self.members_cache.get(conversation_id) {
+            return Ok(Some(members));
+        }
+        let row: Option<(String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT kind, user_a, user_b FROM conversations WHERE id = $1")
+                .bind(conversation_id)
+                .fetch_optional(self.reader())
+                .await?;
+        let members = row.map(|(kind, a, b)| members_of(&kind, a, b));
+        if let Some(members) = &members {
+            self.members_cache.insert(conversation_id, members.clone());
+        }
+        Ok(members)
+    }
+
+    /// The seq of the conversation's newest message (0 when it has none).
+    pub async fn last_seq(&self, conversation_id: &str) -> AppResult<i64> {
+        Ok(
+            sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = $1")
+                .bind(conversation_id)
+                .fetch_optional(self.reader())
+                .await?
+                .unwrap_or(0),
         )
-        .bind(conversation_id)
-        .fetch_optional(self.reader())
-        .await?;
-        Ok(row.map(|(kind, a, b, last_seq)| (members_of(&kind, a, b), last_seq)))
     }
 
     /// Moves the user's read mark forward to `seq` (never back); returns the mark now stored.
@@ -202,4 +223,28 @@ pub(crate) fn members_of(kind: &str, a: Option<String>, b: Option<String>) -> Me
 
 pub fn is_lobby(id: &str) -> bool {
     id == LOBBY_ID
+}
+
+/// Memoised memberships. Bounded: past `CAPACITY` entries it starts over, which
+/// costs a query per conversation again, never a wrong answer.
+#[derive(Default)]
+pub struct MembersCache {
+    entries: RwLock<HashMap<String, Members>>,
+}
+
+impl MembersCache {
+    const CAPACITY: usize = 200_000;
+
+    fn get(&self, conversation_id: &str) -> Option<Members> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.get(conversation_id).cloned()
+    }
+
+    fn insert(&self, conversation_id: &str, members: Members) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(conversation_id.to_owned(), members);
+    }
 }

@@ -17,12 +17,14 @@ pub mod messages;
 pub mod users;
 pub mod writer;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
+use self::conversations::MembersCache;
 use crate::config::{Config, SqliteSync};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +38,7 @@ pub struct Store {
     read: AnyPool,
     write: AnyPool,
     pub backend: Backend,
+    members_cache: Arc<MembersCache>,
 }
 
 impl Store {
@@ -61,6 +64,7 @@ impl Store {
                 read,
                 write,
                 backend: Backend::Sqlite,
+                members_cache: Default::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let pool = AnyPoolOptions::new()
@@ -77,6 +81,7 @@ impl Store {
                 read: pool.clone(),
                 write: pool,
                 backend: Backend::Postgres,
+                members_cache: Default::default(),
             })
         } else {
             anyhow::bail!("DATABASE_URL must start with sqlite: or postgres:")

@@ -11,13 +11,14 @@
 //! conversation in `seq` order. SQLite runs one lane (it has one writer anyway);
 //! PostgreSQL runs several, since it commits independent rows in parallel.
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::LazyLock;
 
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::conversations::{Members, UPSERT_READ_MARK, members_of};
+use super::conversations::{Members, UPSERT_READ_MARK};
 use super::messages::MESSAGE_COLUMNS;
 use super::{Backend, Store};
 use crate::error::{AppError, AppResult};
@@ -142,8 +143,26 @@ async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error
     let mut tx = store.writer().begin().await?;
     let now = now_ms();
     let mut outcomes = Vec::with_capacity(jobs.len());
+    // Sending implies having read everything up to one's own message; only the
+    // highest seq per (conversation, sender) of the batch needs writing.
+    let mut read_marks: HashMap<(&str, &str), i64> = HashMap::new();
     for job in jobs {
-        outcomes.push(apply(&mut tx, &job.request, now).await?);
+        let outcome = apply(store, &mut tx, &job.request, now).await?;
+        if let Ok((Sent::New(message), _)) = &outcome {
+            read_marks.insert(
+                (&job.request.conversation_id, &job.request.sender_id),
+                message.seq,
+            );
+        }
+        outcomes.push(outcome);
+    }
+    for ((conversation_id, sender_id), seq) in read_marks {
+        sqlx::query(UPSERT_READ_MARK)
+            .bind(conversation_id)
+            .bind(sender_id)
+            .bind(seq)
+            .fetch_one(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -156,31 +175,20 @@ static EXISTING_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
+/// Two statements on the common path: take the next seq, insert. A retried
+/// clientId hits the unique index instead; then the seq is given back (in the
+/// same transaction, so no gap is ever visible) and the stored message returned.
 async fn apply(
+    store: &Store,
     conn: &mut AnyConnection,
     req: &SendRequest,
     now: i64,
 ) -> Result<Outcome, sqlx::Error> {
-    let conversation: Option<(String, Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT kind, user_a, user_b FROM conversations WHERE id = $1")
-            .bind(&req.conversation_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let Some((kind, a, b)) = conversation else {
-        return Ok(Err(AppError::NotFound("conversation")));
+    let members = match store.members(&req.conversation_id).await {
+        Ok(Some(members)) if members.includes(&req.sender_id) => members,
+        Ok(_) => return Ok(Err(AppError::NotFound("conversation"))),
+        Err(e) => return Ok(Err(e)),
     };
-    let members = members_of(&kind, a, b);
-    if !members.includes(&req.sender_id) {
-        return Ok(Err(AppError::NotFound("conversation")));
-    }
-    let existing: Option<Message> = sqlx::query_as(EXISTING_SQL.as_str())
-        .bind(&req.sender_id)
-        .bind(&req.client_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(message) = existing {
-        return Ok(Ok((Sent::Existing(message), members)));
-    }
     let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2 WHERE id = $1 RETURNING last_seq",
     )
@@ -198,9 +206,9 @@ async fn apply(
         client_id: req.client_id.clone(),
         created_at: now,
     };
-    sqlx::query(
+    let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, seq, id, sender_id, msg, client_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING seq",
     )
     .bind(&message.conversation_id)
     .bind(seq)
@@ -209,14 +217,19 @@ async fn apply(
     .bind(&message.msg)
     .bind(&message.client_id)
     .bind(now)
-    .execute(&mut *conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    // Sending implies having read everything up to one's own message.
-    sqlx::query(UPSERT_READ_MARK)
-        .bind(&message.conversation_id)
-        .bind(&message.sender_id)
-        .bind(seq)
+    if inserted.is_some() {
+        return Ok(Ok((Sent::New(message), members)));
+    }
+    sqlx::query("UPDATE conversations SET last_seq = last_seq - 1 WHERE id = $1")
+        .bind(&req.conversation_id)
+        .execute(&mut *conn)
+        .await?;
+    let existing: Message = sqlx::query_as(EXISTING_SQL.as_str())
+        .bind(&req.sender_id)
+        .bind(&req.client_id)
         .fetch_one(&mut *conn)
         .await?;
-    Ok(Ok((Sent::New(message), members)))
+    Ok(Ok((Sent::Existing(existing), members)))
 }
