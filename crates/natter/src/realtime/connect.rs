@@ -51,13 +51,15 @@ pub async fn authenticate<A: Adapter>(
         .await
         .map_err(|_| Unauthorized)?;
     socket.join([user_room(&user.id), session_room(&user.token_hash)]);
+    // One copy per socket, shared by its handlers: idle sockets are the bulk of memory.
+    let user = Arc::new(user);
     events::register(&ctx, &socket, &user);
     socket.extensions.insert(user);
     Ok(())
 }
 
 pub async fn connected<A: Adapter>(ctx: Ctx, socket: SocketRef<A>) {
-    let Some(user) = socket.extensions.get::<AuthUser>() else {
+    let Some(user) = socket.extensions.get::<Arc<AuthUser>>() else {
         let _ = socket.disconnect();
         return;
     };

@@ -3,6 +3,8 @@
 //! function as the HTTP route, and acknowledges `{ok: true, ...}` or
 //! `{error: {code, message}}`.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
@@ -35,7 +37,7 @@ struct ReadPayload {
     seq: i64,
 }
 
-pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &AuthUser) {
+pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUser>) {
     let (c, u) = (ctx.clone(), user.clone());
     socket.on(
         "message:send",
