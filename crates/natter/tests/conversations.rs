@@ -341,6 +341,16 @@ async fn message_limits(app: TestApp) {
     assert_eq!(body["message"]["msg"], kept, "kept exactly as sent");
     let (_, history) = app.get(&path, &alice.token).await;
     assert_eq!(seqs(&history), [1, 2], "rejected sends store nothing");
+    assert_eq!(history["messages"][0]["msg"], exact);
+    assert_eq!(
+        history["messages"][1]["msg"], kept,
+        "history gives it back byte for byte"
+    );
+    let odd = "emoji 🎉, NUL-free control \u{1} tab\t, backslash \\ and \u{2028}";
+    let sent = app.send(&alice, &id, odd, "f").await;
+    let (_, history) = app.get(&format!("{path}?after=2"), &alice.token).await;
+    assert_eq!(history["messages"][0], sent);
+    assert_eq!(history["messages"][0]["msg"], odd);
 }
 
 async fn read_marks_never_move_backwards(app: TestApp) {

@@ -79,12 +79,10 @@ pub async fn history(
     Auth(user): Auth,
     Path(id): Path<String>,
     Query(params): Query<HistoryParams>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<messages::HistoryPage>> {
     let page =
         messages::history(&ctx, &user, &id, params.before, params.after, params.limit).await?;
-    Ok(Json(
-        json!({ "messages": page.messages, "hasMore": page.has_more }),
-    ))
+    Ok(Json(page))
 }
 
 pub async fn send(

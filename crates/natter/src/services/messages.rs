@@ -6,7 +6,8 @@
 use super::conversations::membership;
 use super::validate;
 use crate::error::AppResult;
-use crate::model::Message;
+use serde_json::value::RawValue;
+
 use crate::services::accounts::AuthUser;
 use crate::state::Ctx;
 use crate::store::messages::PageQuery;
@@ -32,8 +33,12 @@ pub async fn send(
         .await
 }
 
+/// A page of history, ready for the wire: `{messages, hasMore}`.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct HistoryPage {
-    pub messages: Vec<Message>,
+    /// A JSON array of message objects, as the database built it.
+    pub messages: Box<RawValue>,
     pub has_more: bool,
 }
 
