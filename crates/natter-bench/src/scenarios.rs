@@ -43,6 +43,47 @@ pub async fn run(cli: &Cli, nofile: u64) -> Result<Value> {
 
 // ---------- helpers ----------
 
+/// What a set of request workers measured, merged.
+struct Workers {
+    h: Histogram<u64>,
+    ok: u64,
+    bad: u64,
+    /// The last error any worker saw, or empty.
+    last: String,
+}
+
+type WorkerResult = (Histogram<u64>, u64, u64, String);
+
+impl Workers {
+    async fn join(tasks: Vec<tokio::task::JoinHandle<WorkerResult>>) -> Result<Self> {
+        let mut all = Self {
+            h: hist(),
+            ok: 0,
+            bad: 0,
+            last: String::new(),
+        };
+        for t in tasks {
+            let (h, ok, bad, last) = t.await?;
+            all.h.add(&h)?;
+            all.ok += ok;
+            all.bad += bad;
+            if !last.is_empty() {
+                all.last = last;
+            }
+        }
+        Ok(all)
+    }
+}
+
+/// " (last: …)" for a summary line, or nothing.
+fn last_error(last: &str) -> String {
+    if last.is_empty() {
+        String::new()
+    } else {
+        format!(" (last: {last})")
+    }
+}
+
 fn hist() -> Histogram<u64> {
     // 1 µs .. 1 h, 3 significant digits
     Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap()
@@ -650,18 +691,7 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
             (h, ok, bad, last)
         }));
     }
-    let mut h = hist();
-    let (mut ok, mut bad) = (0u64, 0u64);
-    let mut last = String::new();
-    for t in tasks {
-        let (hh, o, b, l) = t.await?;
-        h.add(&hh)?;
-        ok += o;
-        bad += b;
-        if !l.is_empty() {
-            last = l;
-        }
-    }
+    let Workers { h, ok, bad, last } = Workers::join(tasks).await?;
     let d = t0.elapsed();
     eprintln!(
         "history [{}]: {total} msgs, {} pages/s, p50 {} p99 {} max {} ms, errors {bad}{}",
@@ -670,11 +700,7 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
         ms(h.value_at_quantile(0.5)),
         ms(h.value_at_quantile(0.99)),
         ms(h.max()),
-        if last.is_empty() {
-            String::new()
-        } else {
-            format!(" (last: {last})")
-        }
+        last_error(&last)
     );
     Ok(json!({
         "scenario": "history",
@@ -836,18 +862,7 @@ async fn login(cli: &Cli, a: &LoginArgs) -> Result<Value> {
             (h, ok, bad, last)
         }));
     }
-    let mut h = hist();
-    let (mut ok, mut bad) = (0u64, 0u64);
-    let mut last = String::new();
-    for t in tasks {
-        let (hh, o, b, l) = t.await?;
-        h.add(&hh)?;
-        ok += o;
-        bad += b;
-        if !l.is_empty() {
-            last = l;
-        }
-    }
+    let Workers { h, ok, bad, last } = Workers::join(tasks).await?;
     let d = t0.elapsed();
     eprintln!(
         "login [{}]: {} sign-ins/s, p50 {} p99 {} max {} ms, errors {bad}{}",
@@ -856,11 +871,7 @@ async fn login(cli: &Cli, a: &LoginArgs) -> Result<Value> {
         ms(h.value_at_quantile(0.5)),
         ms(h.value_at_quantile(0.99)),
         ms(h.max()),
-        if last.is_empty() {
-            String::new()
-        } else {
-            format!(" (last: {last})")
-        }
+        last_error(&last)
     );
     Ok(json!({
         "scenario": "login",

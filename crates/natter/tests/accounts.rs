@@ -29,35 +29,14 @@ async fn register_login_logout(app: TestApp) {
     assert_eq!(me["user"]["avatarUrl"], Value::Null);
     assert_eq!(me["user"]["statusMessage"], "");
 
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "ALICE", "password": "wrong password"})),
-        )
-        .await;
+    let (status, body) = app.login("ALICE", "wrong password").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&body), "invalid_credentials");
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "nobody", "password": "correct horse"})),
-        )
-        .await;
+    let (status, body) = app.login("nobody", "correct horse").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&body), "invalid_credentials");
 
-    let (status, body) = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "alice", "password": "correct horse"})),
-        )
-        .await;
+    let (status, body) = app.login("alice", "correct horse").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let second = body["token"].as_str().unwrap().to_owned();
     assert_ne!(second, alice.token);
@@ -310,14 +289,7 @@ async fn cookie_sessions_need_same_origin_for_writes(app: TestApp) {
 async fn login_failures_are_throttled(app: TestApp) {
     app.register("target").await;
     for _ in 0..5 {
-        let (status, _) = app
-            .call(
-                Method::POST,
-                "/api/auth/login",
-                None,
-                Some(json!({"username": "target", "password": "bad guess!"})),
-            )
-            .await;
+        let (status, _) = app.login("target", "bad guess!").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     let response = app
@@ -373,14 +345,7 @@ async fn profile_edits_and_limits(app: TestApp) {
 
 async fn password_change_ends_other_sessions(app: TestApp) {
     let alice = app.register("alice").await;
-    let (_, login) = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "alice", "password": "correct horse"})),
-        )
-        .await;
+    let (_, login) = app.login("alice", "correct horse").await;
     let other = login["token"].as_str().unwrap().to_owned();
     let (status, body) = app
         .post(
@@ -413,14 +378,7 @@ async fn password_change_ends_other_sessions(app: TestApp) {
         "the ended session cannot connect either"
     );
     assert_eq!(app.get("/api/me", &alice.token).await.0, StatusCode::OK);
-    let (status, _) = app
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "alice", "password": "battery staple"})),
-        )
-        .await;
+    let (status, _) = app.login("alice", "battery staple").await;
     assert_eq!(status, StatusCode::OK);
 }
 

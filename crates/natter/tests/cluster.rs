@@ -109,14 +109,7 @@ async fn users_on_different_nodes_chat_in_real_time() {
     );
 
     // Logging out on node A closes that session's sockets on node B too.
-    let (_, login) = node_a
-        .call(
-            Method::POST,
-            "/api/auth/login",
-            None,
-            Some(json!({"username": "bob", "password": "correct horse"})),
-        )
-        .await;
+    let (_, login) = node_a.login("bob", "correct horse").await;
     let session = login["token"].as_str().unwrap().to_owned();
     let watched = node_b.socket(&session).await;
     node_a

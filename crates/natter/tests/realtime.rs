@@ -24,10 +24,23 @@ async fn connect_needs_a_valid_session(app: TestApp) {
         assert!(error.contains("unauthorized"), "{error}");
     }
     let alice = app.register("alice").await;
+    let (_, login) = app.login("alice", "correct horse").await;
+    let other_session = app.socket(login["token"].as_str().unwrap()).await;
     let socket = app.socket(&alice.token).await;
-    socket.disconnect().await;
     app.call(Method::POST, "/api/auth/logout", Some(&alice.token), None)
         .await;
+    socket.next("close").await;
+    assert!(
+        other_session
+            .try_next("close", Duration::from_millis(300))
+            .await
+            .is_none(),
+        "only the logged-out session's sockets are closed"
+    );
+    let ack = other_session
+        .emit_ack("typing", json!({"conversationId": "lobby"}))
+        .await;
+    assert_eq!(ack["ok"], true, "the other session's socket still works");
     let refused = TestSocket::connect(
         &app.base,
         Some(json!({"token": alice.token})),

@@ -195,6 +195,13 @@ impl TestApp {
         }
     }
 
+    /// Signs in; returns the status and the body.
+    pub async fn login(&self, username: &str, password: &str) -> (StatusCode, Value) {
+        let body = json!({ "username": username, "password": password });
+        self.call(Method::POST, "/api/auth/login", None, Some(body))
+            .await
+    }
+
     /// The direct conversation between two users (created on first call).
     pub async fn direct(&self, from: &TestUser, to: &TestUser) -> String {
         let (status, body) = self
