@@ -9,7 +9,7 @@ use sqlx::FromRow;
 use super::Store;
 use super::users::UserRow;
 use crate::error::AppResult;
-use crate::model::{LOBBY_ID, Message};
+use crate::model::Message;
 
 /// Who may read and write a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,15 +214,11 @@ ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_seq =
        THEN excluded.last_read_seq ELSE read_marks.last_read_seq END
 RETURNING last_read_seq";
 
-pub(crate) fn members_of(kind: &str, a: Option<String>, b: Option<String>) -> Members {
+fn members_of(kind: &str, a: Option<String>, b: Option<String>) -> Members {
     match (kind, a, b) {
         ("direct", Some(a), Some(b)) => Members::Pair(a, b),
         _ => Members::Everyone,
     }
-}
-
-pub fn is_lobby(id: &str) -> bool {
-    id == LOBBY_ID
 }
 
 /// Memoised memberships. Bounded: past `CAPACITY` entries it starts over, which
