@@ -14,6 +14,14 @@ fn error_code(body: &Value) -> &str {
         .unwrap_or_else(|| panic!("no error code in {body}"))
 }
 
+fn usernames(page: &Value) -> Vec<&str> {
+    let users = page["users"].as_array().unwrap();
+    users
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect()
+}
+
 fn seqs(page: &Value) -> Vec<i64> {
     page["messages"]
         .as_array()
@@ -37,12 +45,7 @@ async fn directory_search_and_paging(app: TestApp) {
     .await;
     let (status, body) = app.get("/api/users", &me.token).await;
     assert_eq!(status, StatusCode::OK);
-    let names: Vec<&str> = body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let names = usernames(&body);
     assert_eq!(
         names,
         ["anna", "annabel", "bob", "carla", "dan_x", "eve"],
@@ -63,12 +66,7 @@ async fn directory_search_and_paging(app: TestApp) {
     }
 
     let (_, body) = app.get("/api/users?q=ANN", &me.token).await;
-    let names: Vec<&str> = body["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let names = usernames(&body);
     assert_eq!(
         names,
         ["anna", "annabel", "eve"],
