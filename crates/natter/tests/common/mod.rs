@@ -19,6 +19,8 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 pub struct TestApp {
     pub addr: SocketAddr,
     database_url: Option<String>,
+    /// The PostgreSQL database this app made for itself, dropped with it.
+    owned_database: Option<OwnedDatabase>,
     pub base: String,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -81,7 +83,9 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path());
         config.database_url = Some(format!("{prefix}/{name}"));
-        Some(Self::start(config, dir).await)
+        let mut app = Self::start(config, dir).await;
+        app.owned_database = Some(OwnedDatabase { admin_url, name });
+        Some(app)
     }
 
     /// Two nodes sharing one fresh PostgreSQL database and fanning out through
@@ -100,8 +104,9 @@ impl TestApp {
             ));
             return None;
         }
-        let first = Self::postgres().await?;
+        let mut first = Self::postgres().await?;
         let database_url = first.database_url.clone();
+        let database = first.owned_database.take();
         // A prefix of its own, so concurrent tests on one Redis do not hear each other.
         let prefix = format!("natter-test-{}", natter::ids::new_id());
         let node = |dir: &tempfile::TempDir| {
@@ -114,10 +119,9 @@ impl TestApp {
         let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let (config_a, config_b) = (node(&dir_a), node(&dir_b));
         drop(first);
-        Some((
-            Self::start(config_a, dir_a).await,
-            Self::start(config_b, dir_b).await,
-        ))
+        let mut node_a = Self::start(config_a, dir_a).await;
+        node_a.owned_database = database;
+        Some((node_a, Self::start(config_b, dir_b).await))
     }
 
     async fn start(config: Config, dir: tempfile::TempDir) -> Self {
@@ -132,6 +136,7 @@ impl TestApp {
         Self {
             addr,
             database_url,
+            owned_database: None,
             base: format!("http://{addr}"),
             http: reqwest::Client::new(),
             _dir: dir,
@@ -254,6 +259,37 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+        if let Some(database) = self.owned_database.take() {
+            database.drop_now();
+        }
+    }
+}
+
+struct OwnedDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl OwnedDatabase {
+    /// Drops the database, ending the app's connections to it (Drop cannot await,
+    /// so this runs on a thread of its own).
+    fn drop_now(self) {
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
+                let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+                sqlx::query(&sql).execute(&mut admin).await?;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop test database: {e:#}");
         }
     }
 }
