@@ -75,6 +75,16 @@ impl Workers {
     }
 }
 
+/// "p50 … p99 … max … ms" for a summary line.
+fn latencies(h: &Histogram<u64>) -> String {
+    format!(
+        "p50 {} p99 {} max {} ms",
+        ms(h.value_at_quantile(0.5)),
+        ms(h.value_at_quantile(0.99)),
+        ms(h.max())
+    )
+}
+
 /// " (last: …)" for a summary line, or nothing.
 fn last_error(last: &str) -> String {
     if last.is_empty() {
@@ -694,12 +704,10 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
     let Workers { h, ok, bad, last } = Workers::join(tasks).await?;
     let d = t0.elapsed();
     eprintln!(
-        "history [{}]: {total} msgs, {} pages/s, p50 {} p99 {} max {} ms, errors {bad}{}",
+        "history [{}]: {total} msgs, {} pages/s, {}, errors {bad}{}",
         cli.label,
         rate(ok, d),
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max()),
+        latencies(&h),
         last_error(&last)
     );
     Ok(json!({
@@ -865,12 +873,10 @@ async fn login(cli: &Cli, a: &LoginArgs) -> Result<Value> {
     let Workers { h, ok, bad, last } = Workers::join(tasks).await?;
     let d = t0.elapsed();
     eprintln!(
-        "login [{}]: {} sign-ins/s, p50 {} p99 {} max {} ms, errors {bad}{}",
+        "login [{}]: {} sign-ins/s, {}, errors {bad}{}",
         cli.label,
         rate(ok, d),
-        ms(h.value_at_quantile(0.5)),
-        ms(h.value_at_quantile(0.99)),
-        ms(h.max()),
+        latencies(&h),
         last_error(&last)
     );
     Ok(json!({

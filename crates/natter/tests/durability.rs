@@ -20,6 +20,14 @@ struct Server {
     base: String,
 }
 
+/// A server still running when its test ends (or fails) is killed, not leaked.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -176,9 +184,6 @@ async fn acknowledged_messages_survive_kill_9() {
             "acknowledged {client_id} survived"
         );
     }
-    let mut server = server;
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,7 +229,7 @@ async fn sigterm_shuts_down_cleanly_and_keeps_data() {
     };
     assert!(exit.success(), "graceful exit, got {exit}");
 
-    let mut server = start(dir.path(), port).await;
+    let server = start(dir.path(), port).await;
     let page: Value = client
         .get(format!("{}/api/conversations/lobby/messages", server.base))
         .bearer_auth(&token)
@@ -238,6 +243,4 @@ async fn sigterm_shuts_down_cleanly_and_keeps_data() {
         page["messages"][0]["msg"], "before stop",
         "sessions and messages persist"
     );
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
 }

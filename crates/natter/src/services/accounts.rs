@@ -118,6 +118,9 @@ impl SessionCache {
     }
 
     fn forget(&self, token_hashes: &[String]) {
+        if !self.enabled {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.ended.len() >= Self::CAPACITY {
             entries.ended.clear();
