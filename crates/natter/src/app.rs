@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::realtime::owned_head::OwnedHeadLayer;
 use crate::realtime::{self, Io, notifier::Notifier};
-use crate::services::accounts::SessionCache;
+use crate::services::sessions::SessionCache;
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
 use crate::store::writer::MessageWriter;

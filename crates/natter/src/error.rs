@@ -7,7 +7,9 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+
+use crate::contract::events::{ErrorBody, ErrorDetail};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -96,11 +98,16 @@ impl AppError {
     }
 
     /// The `{error: {code, message}}` body shared by HTTP answers and socket acks.
-    pub fn body(&self) -> Value {
+    pub fn body(&self) -> ErrorBody {
         if let Self::Unavailable(cause) | Self::Internal(cause) = self {
             tracing::error!(code = self.code(), "{cause:#}");
         }
-        json!({ "error": { "code": self.code(), "message": self.to_string() } })
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message: self.to_string(),
+            },
+        }
     }
 }
 
@@ -116,13 +123,16 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
+/// A store failure the service did not turn into something more specific.
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
         match e {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(e.into())
-            }
-            other => Self::Internal(other.into()),
+            StoreError::Duplicate(_) => Self::Conflict {
+                code: "conflict",
+                message: "this already exists".into(),
+            },
+            StoreError::Unavailable(e) => Self::Unavailable(e.into()),
+            StoreError::Database(e) => Self::Internal(e.into()),
         }
     }
 }

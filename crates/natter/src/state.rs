@@ -6,8 +6,9 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::cpu::CpuPool;
 use crate::realtime::notifier::Notifier;
-use crate::realtime::presence::Presence;
-use crate::services::accounts::{LoginThrottle, SessionCache};
+use crate::services::login_throttle::LoginThrottle;
+use crate::services::presence::Presence;
+use crate::services::sessions::SessionCache;
 use crate::store::Store;
 use crate::store::writer::MessageWriter;
 

@@ -5,51 +5,66 @@ use std::net::SocketAddr;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::json;
 
 use super::extract::{Auth, Json, clear_cookie_header, session_cookie_header};
+use crate::contract::bodies::{LoginRequest, RegisterRequest, SessionAnswer};
+use crate::contract::events::ErrorBody;
+use crate::domain::{DisplayName, Password, Username};
 use crate::error::AppResult;
 use crate::services::{accounts, public_user};
 use crate::state::Ctx;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RegisterBody {
-    username: String,
-    password: String,
-    display_name: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct LoginBody {
-    username: String,
-    password: String,
-}
-
+/// Creates an account and signs it in.
+#[utoipa::path(post, path = "/auth/register", tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "signed up; the token is also set as the session cookie", body = SessionAnswer),
+        (status = 409, description = "`username_taken`", body = ErrorBody),
+        (status = 422, description = "`invalid_username`, `invalid_password`, `invalid_display_name`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn register(
     State(ctx): State<Ctx>,
-    Json(body): Json<RegisterBody>,
+    Json(body): Json<RegisterRequest>,
 ) -> AppResult<Response> {
-    let session = accounts::register(
-        &ctx,
-        &body.username,
-        body.password,
-        body.display_name.as_deref(),
-    )
-    .await?;
+    let username = Username::parse(&body.username)?;
+    let password = Password::parse(body.password)?;
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let session = accounts::register(&ctx, username, password, display_name).await?;
     Ok(session_response(&ctx, StatusCode::CREATED, session))
 }
 
+/// Signs in; repeated failures from one address for one username get 429.
+#[utoipa::path(post, path = "/auth/login", tag = "accounts",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "signed in; the token is also set as the session cookie", body = SessionAnswer),
+        (status = 401, description = "`invalid_credentials`", body = ErrorBody),
+        (status = 429, description = "`too_many_requests`, with `Retry-After`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn login(
     State(ctx): State<Ctx>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
-    Json(body): Json<LoginBody>,
+    Json(body): Json<LoginRequest>,
 ) -> AppResult<Response> {
-    let session = accounts::login(&ctx, client.ip(), &body.username, body.password).await?;
+    let password = Password::presented(body.password)?;
+    let session = accounts::login(&ctx, client.ip(), &body.username, password).await?;
     Ok(session_response(&ctx, StatusCode::OK, session))
 }
 
+/// Ends this session everywhere, live sockets included.
+#[utoipa::path(post, path = "/auth/logout", tag = "accounts",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "signed out; the cookie is cleared"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn logout(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Response> {
     accounts::logout(&ctx, &user).await?;
     let mut headers = HeaderMap::new();
@@ -62,7 +77,10 @@ pub async fn logout(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Respo
 
 fn session_response(ctx: &Ctx, status: StatusCode, session: accounts::Session) -> Response {
     let cookie = session_cookie_header(&session.token, ctx.config.secure_cookie);
-    let body = json!({ "user": public_user(ctx, session.user), "token": session.token });
+    let body = SessionAnswer {
+        user: public_user(ctx, session.user),
+        token: session.token,
+    };
     let mut response = (status, axum::Json(body)).into_response();
     if let Ok(value) = cookie.parse() {
         response.headers_mut().insert(header::SET_COOKIE, value);

@@ -4,24 +4,31 @@
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 
 use super::extract::Query;
+use crate::contract::bodies::AvatarParams;
+use crate::contract::events::ErrorBody;
+use crate::domain::AvatarId;
 use crate::error::{AppError, AppResult};
 use crate::services::images::SMALL_SIDE;
 use crate::state::Ctx;
 
-#[derive(Deserialize)]
-pub struct SizeParam {
-    size: Option<u32>,
-}
-
+/// A stored picture (WebP); public, like the profiles that link to it.
+#[utoipa::path(get, path = "/avatars/{id}", tag = "profile",
+    params(("id" = String, Path, description = "the id in an `avatarUrl`"), AvatarParams),
+    responses(
+        (status = 200, description = "the picture", content_type = "image/webp", body = Vec<u8>),
+        (status = 304, description = "the client's copy (`If-None-Match`) is current"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn get(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
-    Query(params): Query<SizeParam>,
+    Query(params): Query<AvatarParams>,
     request_headers: HeaderMap,
 ) -> AppResult<Response> {
+    let id = AvatarId::parse(&id)?;
     let small = params.size.is_some_and(|s| s <= SMALL_SIDE);
     let (content_type, bytes) = ctx
         .store

@@ -2,124 +2,176 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{Auth, Json, Query};
+use crate::contract::bodies::{
+    ChatRequest, ConversationAnswer, ConversationsAnswer, HistoryPage, HistoryParams,
+    MessageAnswer, OpenConversation, ReadRequest, SendRequest,
+};
+use crate::contract::events::ErrorBody;
+use crate::domain::{ClientId, ConversationId, MessageText, Seq, UserId};
 use crate::error::AppResult;
-use crate::model::LOBBY_ID;
 use crate::services::{conversations, messages};
 use crate::state::Ctx;
 use crate::store::writer::Sent;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OpenBody {
-    user_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SendBody {
-    msg: String,
-    client_id: String,
-}
-
-#[derive(Deserialize)]
-pub struct ChatBody {
-    msg: String,
-    #[serde(rename = "clientId")]
-    client_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct HistoryParams {
-    before: Option<i64>,
-    after: Option<i64>,
-    limit: Option<i64>,
-}
-
-#[derive(Deserialize)]
-pub struct ReadBody {
-    seq: i64,
-}
-
+/// Opens the caller's direct conversation with a user, creating it on first use.
+#[utoipa::path(post, path = "/conversations", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = OpenConversation,
+    responses(
+        (status = 201, description = "created", body = ConversationAnswer),
+        (status = 200, description = "it already existed", body = ConversationAnswer),
+        (status = 404, description = "`not_found`: no such user", body = ErrorBody),
+        (status = 422, description = "`cannot_chat_with_self`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn open(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
-    Json(body): Json<OpenBody>,
-) -> AppResult<(StatusCode, Json<Value>)> {
-    let (conversation, created) = conversations::open_direct(&ctx, &user, &body.user_id).await?;
+    Json(body): Json<OpenConversation>,
+) -> AppResult<(StatusCode, Json<ConversationAnswer>)> {
+    let peer = UserId::parse(&body.user_id)?;
+    let (conversation, created) = conversations::open_direct(&ctx, &user, &peer).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!({ "conversation": conversation }))))
+    Ok((status, Json(ConversationAnswer { conversation })))
 }
 
-pub async fn list(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<Value>> {
-    Ok(Json(
-        json!({ "conversations": conversations::list(&ctx, &user.id).await? }),
-    ))
+/// The caller's conversations (the lobby included), most recent activity first.
+#[utoipa::path(get, path = "/conversations", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = ConversationsAnswer),
+        (status = "default", description = "any error, in the contract's shape", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(ctx): State<Ctx>,
+    Auth(user): Auth,
+) -> AppResult<Json<ConversationsAnswer>> {
+    let conversations = conversations::list(&ctx, &user.id).await?;
+    Ok(Json(ConversationsAnswer { conversations }))
 }
 
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "a conversation id, or `lobby`")),
+    responses(
+        (status = 200, body = ConversationAnswer),
+        (status = 404, description = "`not_found`, also for a conversation of others", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn get(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(
-        json!({ "conversation": conversations::get(&ctx, &user.id, &id).await? }),
-    ))
+) -> AppResult<Json<ConversationAnswer>> {
+    let id = ConversationId::parse(&id)?;
+    let conversation = conversations::get(&ctx, &user.id, &id).await?;
+    Ok(Json(ConversationAnswer { conversation }))
 }
 
+/// A page of history by keyset on seq.
+#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "messages",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "a conversation id, or `lobby`"), HistoryParams),
+    responses(
+        (status = 200, body = HistoryPage),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_seq`, `invalid_limit`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn history(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Path(id): Path<String>,
     Query(params): Query<HistoryParams>,
-) -> AppResult<Json<messages::HistoryPage>> {
-    let page =
-        messages::history(&ctx, &user, &id, params.before, params.after, params.limit).await?;
-    Ok(Json(page))
+) -> AppResult<Json<HistoryPage>> {
+    let page = messages::page_query(params.before, params.after, params.limit)?;
+    let id = ConversationId::parse(&id)?;
+    Ok(Json(messages::history(&ctx, &user, &id, page).await?))
 }
 
+/// Sends a message; acknowledged after the durable commit. A retried clientId
+/// answers 200 with the message stored the first time.
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "messages",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "a conversation id, or `lobby`")),
+    request_body = SendRequest,
+    responses(
+        (status = 201, description = "stored", body = MessageAnswer),
+        (status = 200, description = "this clientId was already stored", body = MessageAnswer),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn send(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Path(id): Path<String>,
-    Json(body): Json<SendBody>,
-) -> AppResult<(StatusCode, Json<Value>)> {
-    let sent = messages::send(&ctx, &user, &id, body.msg, body.client_id).await?;
+    Json(body): Json<SendRequest>,
+) -> AppResult<(StatusCode, Json<MessageAnswer>)> {
+    let msg = MessageText::parse(body.msg)?;
+    let client_id = ClientId::parse(body.client_id)?;
+    let id = ConversationId::parse(&id)?;
+    let sent = messages::send(&ctx, &user, &id, msg, client_id).await?;
     Ok(sent_response(sent))
 }
 
-/// The original design's endpoint: a message in the lobby from the signed-in user.
-/// A clientId is optional here; without one, every call is a new message.
+/// The original design's endpoint: a message in the lobby from the signed-in
+/// user. A clientId is optional here; without one, every call is a new message.
+#[utoipa::path(post, path = "/chat", tag = "messages",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = ChatRequest,
+    responses(
+        (status = 201, description = "stored", body = MessageAnswer),
+        (status = 200, description = "this clientId was already stored", body = MessageAnswer),
+        (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn chat(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
-    Json(body): Json<ChatBody>,
-) -> AppResult<(StatusCode, Json<Value>)> {
-    let client_id = body.client_id.unwrap_or_else(crate::ids::new_id);
-    let sent = messages::send(&ctx, &user, LOBBY_ID, body.msg, client_id).await?;
+    Json(body): Json<ChatRequest>,
+) -> AppResult<(StatusCode, Json<MessageAnswer>)> {
+    let msg = MessageText::parse(body.msg)?;
+    let client_id = match body.client_id {
+        Some(raw) => ClientId::parse(raw)?,
+        None => ClientId::generate(),
+    };
+    let sent = messages::send(&ctx, &user, &ConversationId::lobby(), msg, client_id).await?;
     Ok(sent_response(sent))
 }
 
+/// Moves the caller's read mark forward (never back).
+#[utoipa::path(post, path = "/conversations/{id}/read", tag = "conversations",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "a conversation id, or `lobby`")),
+    request_body = ReadRequest,
+    responses(
+        (status = 204, description = "stored (or already further)"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 422, description = "`invalid_seq`: negative, or beyond the last message", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn read(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Path(id): Path<String>,
-    Json(body): Json<ReadBody>,
+    Json(body): Json<ReadRequest>,
 ) -> AppResult<StatusCode> {
-    conversations::mark_read(&ctx, &user, &id, body.seq).await?;
+    let seq = Seq::parse(body.seq, "seq")?;
+    let id = ConversationId::parse(&id)?;
+    conversations::mark_read(&ctx, &user, &id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn sent_response(sent: Sent) -> (StatusCode, Json<Value>) {
+fn sent_response(sent: Sent) -> (StatusCode, Json<MessageAnswer>) {
     match sent {
-        Sent::New(message) => (StatusCode::CREATED, Json(json!({ "message": message }))),
-        Sent::Existing(message) => (StatusCode::OK, Json(json!({ "message": message }))),
+        Sent::New(message) => (StatusCode::CREATED, Json(MessageAnswer { message })),
+        Sent::Existing(message) => (StatusCode::OK, Json(MessageAnswer { message })),
     }
 }

@@ -13,10 +13,8 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 
 use crate::error::AppError;
-use crate::services::accounts::{self, AuthUser};
+use crate::services::sessions::{self, AuthUser, SESSION_COOKIE};
 use crate::state::Ctx;
-
-pub const SESSION_COOKIE: &str = "natter_session";
 
 /// `axum::Json`, with rejections in the contract's error shape.
 #[derive(FromRequest)]
@@ -66,13 +64,13 @@ impl FromRequestParts<Ctx> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, AppError> {
         if let Some(token) = bearer_token(parts) {
-            return Ok(Self(accounts::authenticate(ctx, token).await?));
+            return Ok(Self(sessions::authenticate(ctx, token).await?));
         }
-        let token = session_cookie(&parts.headers).ok_or(AppError::Unauthorized)?;
+        let token = sessions::token_from_cookie(&parts.headers).ok_or(AppError::Unauthorized)?;
         if !is_safe(&parts.method) && !same_origin(parts) {
             return Err(AppError::Forbidden("cross-site request refused"));
         }
-        Ok(Self(accounts::authenticate(ctx, &token).await?))
+        Ok(Self(sessions::authenticate(ctx, &token).await?))
     }
 }
 
@@ -80,18 +78,6 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-/// The session token from a `Cookie` header, if one is present.
-pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
 }
 
 fn is_safe(method: &Method) -> bool {
@@ -133,4 +119,9 @@ pub fn session_cookie_header(token: &str, secure: bool) -> String {
 /// `Set-Cookie` value that ends it.
 pub fn clear_cookie_header() -> String {
     format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0")
+}
+
+/// For the OpenAPI document's security scheme.
+pub fn session_cookie_name() -> &'static str {
+    SESSION_COOKIE
 }

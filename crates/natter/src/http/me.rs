@@ -3,53 +3,75 @@
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{Auth, Json};
+use crate::contract::bodies::{AvatarUpload, PasswordChange, ProfilePatch, UserAnswer};
+use crate::contract::events::ErrorBody;
+use crate::domain::{DisplayName, Password, StatusMessage};
 use crate::error::{AppError, AppResult};
 use crate::services::{accounts, images, profiles};
 use crate::state::Ctx;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ProfilePatch {
-    display_name: Option<String>,
-    status_message: Option<String>,
+/// The caller's own profile.
+#[utoipa::path(get, path = "/me", tag = "profile",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, body = UserAnswer),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
+pub async fn get(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<UserAnswer>> {
+    let user = profiles::me(&ctx, &user.id).await?;
+    Ok(Json(UserAnswer { user }))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PasswordChange {
-    current_password: String,
-    new_password: String,
-}
-
-pub async fn get(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<Value>> {
-    Ok(Json(json!({ "user": profiles::me(&ctx, &user.id).await? })))
-}
-
+/// Changes the display name and/or status line; announced with a `user` event.
+#[utoipa::path(patch, path = "/me", tag = "profile",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = ProfilePatch,
+    responses(
+        (status = 200, body = UserAnswer),
+        (status = 422, description = "`invalid_display_name`, `invalid_status_message`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn patch(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Json(patch): Json<ProfilePatch>,
-) -> AppResult<Json<Value>> {
-    let updated = profiles::update(
-        &ctx,
-        &user.id,
-        patch.display_name.as_deref(),
-        patch.status_message.as_deref(),
-    )
-    .await?;
-    Ok(Json(json!({ "user": updated })))
+) -> AppResult<Json<UserAnswer>> {
+    let display_name = patch
+        .display_name
+        .as_deref()
+        .map(DisplayName::parse)
+        .transpose()?;
+    let status_message = patch
+        .status_message
+        .as_deref()
+        .map(StatusMessage::parse)
+        .transpose()?;
+    let user = profiles::update(&ctx, &user.id, display_name, status_message).await?;
+    Ok(Json(UserAnswer { user }))
 }
 
+/// Changes the password and ends every other session of the user.
+#[utoipa::path(post, path = "/me/password", tag = "profile",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body = PasswordChange,
+    responses(
+        (status = 204, description = "changed; other sessions ended"),
+        (status = 403, description = "`forbidden`: the current password is wrong", body = ErrorBody),
+        (status = 422, description = "`invalid_password`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn change_password(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Json(body): Json<PasswordChange>,
 ) -> AppResult<StatusCode> {
-    accounts::change_password(&ctx, &user, body.current_password, body.new_password).await?;
+    let new = Password::parse(body.new_password)?;
+    let current = Password::presented(body.current_password)
+        .map_err(|_| AppError::Forbidden("current password is wrong"))?;
+    accounts::change_password(&ctx, &user, current, new).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -57,12 +79,23 @@ pub async fn change_password(
 const MULTIPART_SLACK: usize = 64 * 1024;
 pub const AVATAR_BODY_LIMIT: usize = images::MAX_UPLOAD_BYTES + MULTIPART_SLACK;
 
+/// Replaces the picture: cropped square, re-encoded as WebP at 256 and 64 px.
+#[utoipa::path(put, path = "/me/avatar", tag = "profile",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body(content = AvatarUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "the user with a new `avatarUrl`", body = UserAnswer),
+        (status = 413, description = "`payload_too_large`: over 5 MiB", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: not PNG, JPEG, WebP or GIF", body = ErrorBody),
+        (status = 422, description = "`invalid_image`, `image_too_large`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn put_avatar(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<UserAnswer>> {
     let mut multipart = multipart.map_err(|_| {
         AppError::UnsupportedMedia("send the picture as multipart/form-data, field 'avatar'".into())
     })?;
@@ -85,8 +118,8 @@ pub async fn put_avatar(
             }
             bytes.extend_from_slice(&chunk);
         }
-        let updated = profiles::set_avatar(&ctx, &user.id, bytes).await?;
-        return Ok(Json(json!({ "user": updated })));
+        let user = profiles::set_avatar(&ctx, &user.id, bytes).await?;
+        return Ok(Json(UserAnswer { user }));
     }
     Err(AppError::bad_request(
         "missing_avatar",
@@ -94,10 +127,19 @@ pub async fn put_avatar(
     ))
 }
 
-pub async fn delete_avatar(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<Value>> {
-    Ok(Json(
-        json!({ "user": profiles::remove_avatar(&ctx, &user.id).await? }),
-    ))
+/// Removes the picture.
+#[utoipa::path(delete, path = "/me/avatar", tag = "profile",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "the user with `avatarUrl: null`", body = UserAnswer),
+        (status = "default", description = "any error, in the contract's shape", body = ErrorBody),
+    ))]
+pub async fn delete_avatar(
+    State(ctx): State<Ctx>,
+    Auth(user): Auth,
+) -> AppResult<Json<UserAnswer>> {
+    let user = profiles::remove_avatar(&ctx, &user.id).await?;
+    Ok(Json(UserAnswer { user }))
 }
 
 fn too_large() -> AppError {

@@ -1,74 +1,114 @@
 //! The HTTP API under `/api`, `/healthz`, and the web UI for every other path.
+//!
+//! Routes are registered through `utoipa_axum`'s `OpenApiRouter`, which records
+//! each handler's `#[utoipa::path]` as it adds the route: the OpenAPI document
+//! served at `/api/openapi.json` is built from the very same list.
 
 pub mod auth;
 pub mod avatars;
 pub mod conversations;
 pub mod extract;
 pub mod me;
+pub mod openapi;
 pub mod users;
 pub mod web;
+
+use std::sync::LazyLock;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::get;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use crate::contract::bodies::Health;
 use crate::error::AppError;
 use crate::state::Ctx;
 
 /// JSON bodies are small; only the avatar upload gets more.
 const JSON_BODY_LIMIT: usize = 64 * 1024;
 
-pub fn router(ctx: Ctx) -> Router {
-    let api = Router::new()
-        .route("/auth/register", post(auth::register))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/me", get(me::get).patch(me::patch))
-        .route("/me/password", post(me::change_password))
-        .route(
-            "/me/avatar",
-            put(me::put_avatar)
-                .delete(me::delete_avatar)
-                .layer(DefaultBodyLimit::max(me::AVATAR_BODY_LIMIT)),
+/// Every route of the API with its documentation, before state is attached.
+fn api_routes() -> OpenApiRouter<Ctx> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .nest(
+            "/api",
+            OpenApiRouter::new()
+                .routes(routes!(auth::register))
+                .routes(routes!(auth::login))
+                .routes(routes!(auth::logout))
+                .routes(routes!(me::get, me::patch))
+                .routes(routes!(me::change_password))
+                .merge(
+                    OpenApiRouter::new()
+                        .routes(routes!(me::put_avatar, me::delete_avatar))
+                        .layer(DefaultBodyLimit::max(me::AVATAR_BODY_LIMIT)),
+                )
+                .routes(routes!(users::list))
+                .routes(routes!(users::get))
+                .routes(routes!(avatars::get))
+                .routes(routes!(conversations::list, conversations::open))
+                .routes(routes!(conversations::get))
+                .routes(routes!(conversations::history, conversations::send))
+                .routes(routes!(conversations::read))
+                .routes(routes!(conversations::chat))
+                .routes(routes!(openapi_json)),
         )
-        .route("/users", get(users::list))
-        .route("/users/{id}", get(users::get))
-        .route("/avatars/{id}", get(avatars::get))
-        .route(
-            "/conversations",
-            get(conversations::list).post(conversations::open),
-        )
-        .route("/conversations/{id}", get(conversations::get))
-        .route(
-            "/conversations/{id}/messages",
-            get(conversations::history).post(conversations::send),
-        )
-        .route("/conversations/{id}/read", post(conversations::read))
-        .route("/chat", post(conversations::chat))
-        .fallback(|| async { AppError::NotFound("route") })
-        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT));
+        .routes(routes!(healthz))
+}
 
-    Router::new()
-        .nest("/api", api)
-        .route("/healthz", get(healthz))
+/// The OpenAPI document of this server's HTTP API.
+pub fn openapi_document() -> OpenApi {
+    api_routes().into_openapi()
+}
+
+static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(openapi_document);
+
+pub fn router(ctx: Ctx) -> Router {
+    let (routes, _) = api_routes().split_for_parts();
+    let api_fallbacks = Router::new()
+        .route("/api", get(|| async { AppError::NotFound("route") }))
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { AppError::NotFound("route") }),
+        );
+    routes
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .merge(api_fallbacks)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .fallback(web::serve)
         .with_state(ctx)
 }
 
-/// 200 while the database answers, 503 otherwise.
-async fn healthz(State(ctx): State<Ctx>) -> impl IntoResponse {
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "the OpenAPI 3.1 document of the HTTP API",
+               content_type = "application/json")))]
+async fn openapi_json() -> axum::Json<&'static OpenApi> {
+    axum::Json(&DOCUMENT)
+}
+
+/// Liveness: 200 while the database answers, 503 otherwise.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "`{status: \"ok\"}`", body = Health),
+        (status = 503, description = "the database does not answer", body = Health),
+    ))]
+async fn healthz(State(ctx): State<Ctx>) -> (StatusCode, axum::Json<Health>) {
     if ctx.store.ping().await {
         (
             StatusCode::OK,
-            axum::Json(serde_json::json!({ "status": "ok" })),
+            axum::Json(Health {
+                status: "ok".into(),
+            }),
         )
     } else {
+        let status = "database unavailable".into();
         (
             StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({ "status": "database unavailable" })),
+            axum::Json(Health { status }),
         )
     }
 }

@@ -1,43 +1,49 @@
 //! `/api/users`: the directory, and one user's profile.
 
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::extract::{Auth, Json, Query};
+use crate::contract::bodies::{DirectoryParams, UserAnswer, UsersPage};
+use crate::contract::events::ErrorBody;
+use crate::domain::{PageLimit, SearchQuery, UserId};
 use crate::error::AppResult;
 use crate::services::directory;
 use crate::state::Ctx;
 
-#[derive(Deserialize)]
-pub struct DirectoryParams {
-    q: Option<String>,
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
+/// Everyone but the caller, in username order, with live presence.
+#[utoipa::path(get, path = "/users", tag = "directory",
+    security(("bearer" = []), ("cookie" = [])),
+    params(DirectoryParams),
+    responses(
+        (status = 200, body = UsersPage),
+        (status = 422, description = "`invalid_query`, `invalid_limit`, `invalid_cursor`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn list(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Query(params): Query<DirectoryParams>,
-) -> AppResult<Json<Value>> {
-    let page = directory::list(
-        &ctx,
-        &user.id,
-        params.q.as_deref(),
-        params.limit,
-        params.cursor.as_deref(),
-    )
-    .await?;
-    Ok(Json(
-        json!({ "users": page.users, "nextCursor": page.next_cursor }),
-    ))
+) -> AppResult<Json<UsersPage>> {
+    let search = SearchQuery::parse(params.q.as_deref())?;
+    let limit = PageLimit::parse(params.limit)?;
+    let page = directory::list(&ctx, &user.id, &search, limit, params.cursor.as_deref()).await?;
+    Ok(Json(page))
 }
 
+/// One user's public profile.
+#[utoipa::path(get, path = "/users/{id}", tag = "directory",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "a user id")),
+    responses(
+        (status = 200, body = UserAnswer),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
 pub async fn get(
     State(ctx): State<Ctx>,
-    Auth(_): Auth,
+    Auth(_caller): Auth,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(json!({ "user": directory::get(&ctx, &id).await? })))
+) -> AppResult<Json<UserAnswer>> {
+    let user = directory::get(&ctx, &UserId::parse(&id)?).await?;
+    Ok(Json(UserAnswer { user }))
 }

@@ -1,5 +1,5 @@
-//! Connection life cycle: refuse sockets without a valid session, join the user's
-//! room, announce presence on the first socket and the last disconnect.
+//! Connection life cycle: refuse sockets without a valid session, join the
+//! user's rooms, and report the socket's start and end to the presence service.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -7,13 +7,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Deserialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
-use socketioxide::socket::Sid;
 
 use super::events;
 use super::notifier::{session_room, user_room};
-use crate::http::extract::session_cookie;
-use crate::ids::now_ms;
-use crate::services::accounts::{self, AuthUser};
+use crate::services::presence;
+use crate::services::sessions::{self, AuthUser};
 use crate::state::Ctx;
 
 #[derive(Debug, Deserialize)]
@@ -45,9 +43,9 @@ pub async fn authenticate<A: Adapter>(
     let token = auth
         .ok()
         .and_then(|a| a.token)
-        .or_else(|| session_cookie(&socket.req_parts().headers))
+        .or_else(|| sessions::token_from_cookie(&socket.req_parts().headers))
         .ok_or(Unauthorized)?;
-    let user = accounts::authenticate(&ctx, &token)
+    let user = sessions::authenticate(&ctx, &token)
         .await
         .map_err(|_| Unauthorized)?;
     socket.join([user_room(&user.id), session_room(&user.token_hash)]);
@@ -63,7 +61,7 @@ pub async fn connected<A: Adapter>(ctx: Ctx, socket: SocketRef<A>) {
         let _ = socket.disconnect();
         return;
     };
-    let first = ctx.presence.connected(&user.id);
+    let first_here = presence::socket_opened(&ctx, &user);
     // The socket may close before this handler runs (socketioxide starts it after
     // sending CONNECT), and then `on_disconnect` never fires: whichever of the two
     // paths sees the end first releases the presence count, exactly once.
@@ -72,30 +70,15 @@ pub async fn connected<A: Adapter>(ctx: Ctx, socket: SocketRef<A>) {
         let (ctx, user, released, sid) = (ctx.clone(), user.clone(), released.clone(), socket.id);
         socket.on_disconnect(move || async move {
             if !released.swap(true, Ordering::SeqCst) {
-                went_away(&ctx, &user, sid).await;
+                presence::socket_disconnected(&ctx, &user, sid).await;
             }
         });
     }
     if !socket.connected() {
         if !released.swap(true, Ordering::SeqCst) {
-            went_away(&ctx, &user, socket.id).await;
+            presence::socket_disconnected(&ctx, &user, socket.id).await;
         }
         return;
     }
-    // With several nodes, the user may already be online through another one.
-    if first && ctx.notifier.other_sockets_of(&user.id, socket.id).await == 0 {
-        ctx.notifier.presence(&user.id, true, None).await;
-    }
-}
-
-async fn went_away(ctx: &Ctx, user: &AuthUser, sid: Sid) {
-    if ctx.presence.disconnected(&user.id)
-        && ctx.notifier.other_sockets_of(&user.id, sid).await == 0
-    {
-        let now = now_ms();
-        if let Err(e) = ctx.store.set_last_seen(&user.id, Some(now)).await {
-            tracing::warn!(user = %user.id, "could not store last seen: {e}");
-        }
-        ctx.notifier.presence(&user.id, false, Some(now)).await;
-    }
+    presence::announce_online(&ctx, &user, socket.id, first_here).await;
 }

@@ -1,93 +1,78 @@
-//! Client → server events. Each handler parses its payload (a payload that does
-//! not parse gets an error ack; the connection stays up), calls the same service
-//! function as the HTTP route, and acknowledges `{ok: true, ...}` or
-//! `{error: {code, message}}`.
+//! Client → server events. Each [`ClientRequest`] type is registered once by
+//! [`on`]: its payload is parsed (a payload that does not parse gets an error
+//! ack; the connection stays up), the handler calls the same service function
+//! as the HTTP route, and the answer is the request's typed ack or the
+//! contract's error body: one error path for every event.
 
+use std::future::Future;
 use std::sync::Arc;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 
+use crate::contract::events::{
+    ClientRequest, MarkRead, OkAck, ReadAck, SendAck, SendMessage, StartTyping,
+};
+use crate::domain::{ClientId, ConversationId, MessageText, Seq};
 use crate::error::{AppError, AppResult};
-use crate::services::accounts::AuthUser;
+use crate::services::sessions::AuthUser;
 use crate::services::{conversations, messages};
 use crate::state::Ctx;
 use crate::store::writer::Sent;
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SendPayload {
-    conversation_id: String,
-    msg: String,
-    client_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TypingPayload {
-    conversation_id: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ReadPayload {
-    conversation_id: String,
-    seq: i64,
-}
-
 pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUser>) {
-    let (c, u) = (ctx.clone(), user.clone());
+    on(socket, ctx, user, |ctx, user, p: SendMessage| async move {
+        let msg = MessageText::parse(p.msg)?;
+        let client_id = ClientId::parse(p.client_id)?;
+        let conversation_id = ConversationId::parse(&p.conversation_id)?;
+        let sent = messages::send(&ctx, &user, &conversation_id, msg, client_id).await?;
+        let (Sent::New(message) | Sent::Existing(message)) = sent;
+        Ok(SendAck { ok: true, message })
+    });
+
+    on(socket, ctx, user, |ctx, user, p: StartTyping| async move {
+        let conversation_id = ConversationId::parse(&p.conversation_id)?;
+        conversations::typing(&ctx, &user, &conversation_id).await?;
+        Ok(OkAck { ok: true })
+    });
+
+    on(socket, ctx, user, |ctx, user, p: MarkRead| async move {
+        let seq = Seq::parse(p.seq, "seq")?;
+        let conversation_id = ConversationId::parse(&p.conversation_id)?;
+        let seq = conversations::mark_read(&ctx, &user, &conversation_id, seq).await?;
+        Ok(ReadAck { ok: true, seq })
+    });
+}
+
+/// Registers `handler` for `R`'s event on this socket.
+fn on<A, R, F, Fut>(socket: &SocketRef<A>, ctx: &Ctx, user: &Arc<AuthUser>, handler: F)
+where
+    A: Adapter,
+    R: ClientRequest,
+    F: Fn(Ctx, Arc<AuthUser>, R) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = AppResult<R::Ack>> + Send + 'static,
+{
+    let (ctx, user) = (ctx.clone(), user.clone());
     socket.on(
-        "message:send",
-        move |TryData(payload): TryData<SendPayload>, ack: AckSender<A>| async move {
-            let result = async {
-                let p = parsed(payload)?;
-                let sent = messages::send(&c, &u, &p.conversation_id, p.msg, p.client_id).await?;
-                let message = match sent {
-                    Sent::New(m) | Sent::Existing(m) => m,
+        R::EVENT,
+        move |TryData(payload): TryData<R>, ack: AckSender<A>| {
+            let (ctx, user, handler) = (ctx.clone(), user.clone(), handler.clone());
+            async move {
+                let result = match payload {
+                    Ok(payload) => handler(ctx, user, payload).await,
+                    Err(e) => Err(AppError::bad_request(
+                        "invalid_payload",
+                        format!("invalid payload: {e}"),
+                    )),
                 };
-                Ok(json!({ "ok": true, "message": message }))
-            };
-            reply(ack, result.await);
+                let sent = match &result {
+                    Ok(answer) => ack.send(answer),
+                    Err(e) => ack.send(&e.body()),
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(event = R::EVENT, "ack not delivered: {e}");
+                }
+            }
         },
     );
-
-    let (c, u) = (ctx.clone(), user.clone());
-    socket.on(
-        "typing",
-        move |TryData(payload): TryData<TypingPayload>, ack: AckSender<A>| async move {
-            let result = async {
-                let p = parsed(payload)?;
-                conversations::typing(&c, &u, &p.conversation_id).await?;
-                Ok(json!({ "ok": true }))
-            };
-            reply(ack, result.await);
-        },
-    );
-
-    let (c, u) = (ctx.clone(), user.clone());
-    socket.on(
-        "read",
-        move |TryData(payload): TryData<ReadPayload>, ack: AckSender<A>| async move {
-            let result = async {
-                let p = parsed(payload)?;
-                let seq = conversations::mark_read(&c, &u, &p.conversation_id, p.seq).await?;
-                Ok(json!({ "ok": true, "seq": seq }))
-            };
-            reply(ack, result.await);
-        },
-    );
-}
-
-fn parsed<T, E: std::fmt::Display>(payload: Result<T, E>) -> AppResult<T> {
-    payload.map_err(|e| AppError::bad_request("invalid_payload", format!("invalid payload: {e}")))
-}
-
-fn reply<A: Adapter>(ack: AckSender<A>, result: AppResult<Value>) {
-    let body = result.unwrap_or_else(|e| e.body());
-    if let Err(e) = ack.send(&body) {
-        tracing::debug!("ack not delivered: {e}");
-    }
 }

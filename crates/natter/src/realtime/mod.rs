@@ -7,7 +7,6 @@ pub mod connect;
 pub mod events;
 pub mod notifier;
 pub mod owned_head;
-pub mod presence;
 
 use std::time::Duration;
 

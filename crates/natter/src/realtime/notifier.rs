@@ -1,15 +1,16 @@
-//! Emits server events to rooms. Every socket joins `user:<id>` (and
-//! `session:<token hash>`), so an event for a user reaches all their tabs and
-//! devices, on this node or, through the Redis adapter, any other. Each payload
-//! is serialised once per emit, whatever the room count.
+//! Emits [`ServerEvent`]s to rooms: the only way anything reaches a socket.
+//! Every socket joins `user:<id>` (and `session:<token hash>`), so an event for
+//! a user reaches all their tabs and devices, on this node or, through the Redis
+//! adapter, any other. Each payload is serialised once per emit, whatever the
+//! room count.
 
-use serde::Serialize;
-use serde_json::json;
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 
 use super::Io;
-use crate::model::{Conversation, User};
+use crate::contract::events::{PresenceEvent, ReadEvent, ServerEvent, TypingEvent};
+use crate::contract::{Conversation, User};
+use crate::domain::{ConversationId, Millis, UserId};
 use crate::store::conversations::Members;
 use crate::store::writer::Committed;
 
@@ -18,7 +19,7 @@ pub struct Notifier {
     io: Io,
 }
 
-pub fn user_room(user_id: &str) -> String {
+pub fn user_room(user_id: &UserId) -> String {
     format!("user:{user_id}")
 }
 
@@ -36,6 +37,16 @@ macro_rules! with_io {
     };
 }
 
+/// Who an event goes to.
+enum Audience<'a> {
+    Everyone,
+    User(&'a UserId),
+    Members {
+        members: &'a Members,
+        except: Option<&'a UserId>,
+    },
+}
+
 impl Notifier {
     pub fn new(io: Io) -> Self {
         Self { io }
@@ -46,37 +57,70 @@ impl Notifier {
         let notifier = self.clone();
         tokio::spawn(async move {
             while let Some(c) = committed.recv().await {
+                let audience = Audience::Members {
+                    members: &c.members,
+                    except: None,
+                };
                 notifier
-                    .to_members(&c.members, None, "message", &c.message)
+                    .emit(audience, ServerEvent::Message(c.message))
                     .await;
             }
         });
     }
 
-    pub async fn conversation(&self, user_id: &str, conversation: &Conversation) {
-        let room = user_room(user_id);
-        log_failure(with_io!(self, io => io.to(room).emit("conversation", conversation).await));
+    pub async fn conversation(&self, user_id: &UserId, conversation: &Conversation) {
+        let event = ServerEvent::Conversation(conversation.clone());
+        self.emit(Audience::User(user_id), event).await;
     }
 
-    pub async fn typing(&self, members: &Members, conversation_id: &str, user_id: &str) {
-        let payload = json!({ "conversationId": conversation_id, "userId": user_id });
-        self.to_members(members, Some(user_id), "typing", &payload)
-            .await;
+    pub async fn typing(
+        &self,
+        members: &Members,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+    ) {
+        let event = ServerEvent::Typing(TypingEvent {
+            conversation_id: conversation_id.clone(),
+            user_id: user_id.clone(),
+        });
+        let audience = Audience::Members {
+            members,
+            except: Some(user_id),
+        };
+        self.emit(audience, event).await;
     }
 
-    pub async fn read(&self, members: &Members, conversation_id: &str, user_id: &str, seq: i64) {
-        let payload = json!({ "conversationId": conversation_id, "userId": user_id, "seq": seq });
-        self.to_members(members, Some(user_id), "read", &payload)
-            .await;
+    pub async fn read(
+        &self,
+        members: &Members,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+        seq: i64,
+    ) {
+        let event = ServerEvent::Read(ReadEvent {
+            conversation_id: conversation_id.clone(),
+            user_id: user_id.clone(),
+            seq,
+        });
+        let audience = Audience::Members {
+            members,
+            except: Some(user_id),
+        };
+        self.emit(audience, event).await;
     }
 
-    pub async fn presence(&self, user_id: &str, online: bool, last_seen_at: Option<i64>) {
-        let payload = json!({ "userId": user_id, "online": online, "lastSeenAt": last_seen_at });
-        log_failure(with_io!(self, io => io.emit("presence", &payload).await));
+    pub async fn presence(&self, user_id: &UserId, online: bool, last_seen_at: Option<Millis>) {
+        let event = ServerEvent::Presence(PresenceEvent {
+            user_id: user_id.clone(),
+            online,
+            last_seen_at,
+        });
+        self.emit(Audience::Everyone, event).await;
     }
 
     pub async fn user(&self, user: &User) {
-        log_failure(with_io!(self, io => io.emit("user", user).await));
+        self.emit(Audience::Everyone, ServerEvent::User(user.clone()))
+            .await;
     }
 
     /// Disconnects every socket of the given sessions, on every node, so a
@@ -90,7 +134,7 @@ impl Notifier {
 
     /// How many sockets other than `this` the user has, on every node (0 when the
     /// count fails).
-    pub async fn other_sockets_of(&self, user_id: &str, this: Sid) -> usize {
+    pub async fn other_sockets_of(&self, user_id: &UserId, this: Sid) -> usize {
         let room = user_room(user_id);
         let count = with_io!(self, io => io.to(room).fetch_sockets().await.map(|sockets| {
             sockets.iter().filter(|s| s.data().id != this).count()
@@ -101,27 +145,35 @@ impl Notifier {
         })
     }
 
-    /// Emits to every member's room, leaving out `except`'s sockets when given.
-    async fn to_members<T: Serialize + ?Sized>(
-        &self,
-        members: &Members,
-        except: Option<&str>,
-        event: &'static str,
-        payload: &T,
-    ) {
-        let result = match (members, except) {
-            (Members::Everyone, None) => with_io!(self, io => io.emit(event, payload).await),
-            (Members::Everyone, Some(except)) => {
-                let room = user_room(except);
-                with_io!(self, io => io.except(room).emit(event, payload).await)
+    async fn emit(&self, audience: Audience<'_>, event: ServerEvent) {
+        let (name, data) = (event.name(), event.data());
+        let result = match audience {
+            Audience::Everyone => with_io!(self, io => io.emit(name, &data).await),
+            Audience::User(user_id) => {
+                let room = user_room(user_id);
+                with_io!(self, io => io.to(room).emit(name, &data).await)
             }
-            (Members::Pair(a, b), except) => {
+            Audience::Members {
+                members: Members::Everyone,
+                except: None,
+            } => with_io!(self, io => io.emit(name, &data).await),
+            Audience::Members {
+                members: Members::Everyone,
+                except: Some(except),
+            } => {
+                let room = user_room(except);
+                with_io!(self, io => io.except(room).emit(name, &data).await)
+            }
+            Audience::Members {
+                members: Members::Pair(a, b),
+                except,
+            } => {
                 let rooms: Vec<String> = [a, b]
                     .into_iter()
-                    .filter(|id| Some(id.as_str()) != except)
-                    .map(|id| user_room(id))
+                    .filter(|id| Some(*id) != except)
+                    .map(user_room)
                     .collect();
-                with_io!(self, io => io.to(rooms).emit(event, payload).await)
+                with_io!(self, io => io.to(rooms).emit(name, &data).await)
             }
         };
         log_failure(result);

@@ -1,11 +1,12 @@
-//! Conversations: starting a direct chat, the list, one conversation, read marks
-//! and typing. Non-members get the same 404 as for a conversation that does not exist.
+//! Conversations: starting a direct chat, the list, one conversation, who may
+//! use one, read marks and typing. Non-members get the same 404 as for a
+//! conversation that does not exist.
 
-use super::{public_user, validate};
+use super::public_user;
+use super::sessions::AuthUser;
+use crate::contract::{Conversation, ConversationKind};
+use crate::domain::{ConversationId, Seq, UserId, now_ms};
 use crate::error::{AppError, AppResult};
-use crate::ids::{new_id, now_ms};
-use crate::model::Conversation;
-use crate::services::accounts::AuthUser;
 use crate::state::Ctx;
 use crate::store::conversations::{ConversationRow, Members};
 
@@ -14,9 +15,9 @@ use crate::store::conversations::{ConversationRow, Members};
 pub async fn open_direct(
     ctx: &Ctx,
     caller: &AuthUser,
-    peer_id: &str,
+    peer_id: &UserId,
 ) -> AppResult<(Conversation, bool)> {
-    if peer_id == caller.id {
+    if *peer_id == caller.id {
         return Err(AppError::invalid(
             "cannot_chat_with_self",
             "you cannot start a chat with yourself",
@@ -27,7 +28,7 @@ pub async fn open_direct(
     }
     let (id, created) = ctx
         .store
-        .find_or_create_direct(&caller.id, peer_id, &new_id(), now_ms())
+        .find_or_create_direct(&caller.id, peer_id, &ConversationId::generate(), now_ms())
         .await?;
     let conversation = get(ctx, &caller.id, &id).await?;
     if created {
@@ -38,7 +39,7 @@ pub async fn open_direct(
     Ok((conversation, created))
 }
 
-pub async fn list(ctx: &Ctx, user_id: &str) -> AppResult<Vec<Conversation>> {
+pub async fn list(ctx: &Ctx, user_id: &UserId) -> AppResult<Vec<Conversation>> {
     let rows = ctx.store.conversations_of(user_id).await?;
     Ok(rows
         .into_iter()
@@ -46,7 +47,11 @@ pub async fn list(ctx: &Ctx, user_id: &str) -> AppResult<Vec<Conversation>> {
         .collect())
 }
 
-pub async fn get(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppResult<Conversation> {
+pub async fn get(
+    ctx: &Ctx,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+) -> AppResult<Conversation> {
     let row = ctx
         .store
         .conversation_for(user_id, conversation_id)
@@ -55,8 +60,13 @@ pub async fn get(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppResult<C
     Ok(to_conversation(ctx, row))
 }
 
-/// The conversation's members, if `user_id` is one of them.
-pub async fn membership(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppResult<Members> {
+/// The conversation's members, if `user_id` is one of them: the one check
+/// behind reading, sending, typing and read marks.
+pub async fn membership(
+    ctx: &Ctx,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+) -> AppResult<Members> {
     match ctx.store.members(conversation_id).await? {
         Some(members) if members.includes(user_id) => Ok(members),
         _ => Err(AppError::NotFound("conversation")),
@@ -67,13 +77,12 @@ pub async fn membership(ctx: &Ctx, user_id: &str, conversation_id: &str) -> AppR
 pub async fn mark_read(
     ctx: &Ctx,
     caller: &AuthUser,
-    conversation_id: &str,
-    seq: i64,
+    conversation_id: &ConversationId,
+    seq: Seq,
 ) -> AppResult<i64> {
-    let seq = validate::seq(seq, "seq")?;
     let members = membership(ctx, &caller.id, conversation_id).await?;
     let last_seq = ctx.store.last_seq(conversation_id).await?;
-    if seq > last_seq {
+    if seq.get() > last_seq {
         return Err(AppError::invalid(
             "invalid_seq",
             format!("seq must be at most {last_seq}"),
@@ -83,7 +92,7 @@ pub async fn mark_read(
         .store
         .mark_read(conversation_id, &caller.id, seq)
         .await?;
-    if stored == seq {
+    if stored == seq.get() {
         ctx.notifier
             .read(&members, conversation_id, &caller.id, stored)
             .await;
@@ -91,7 +100,11 @@ pub async fn mark_read(
     Ok(stored)
 }
 
-pub async fn typing(ctx: &Ctx, caller: &AuthUser, conversation_id: &str) -> AppResult<()> {
+pub async fn typing(
+    ctx: &Ctx,
+    caller: &AuthUser,
+    conversation_id: &ConversationId,
+) -> AppResult<()> {
     let members = membership(ctx, &caller.id, conversation_id).await?;
     ctx.notifier
         .typing(&members, conversation_id, &caller.id)
@@ -100,14 +113,22 @@ pub async fn typing(ctx: &Ctx, caller: &AuthUser, conversation_id: &str) -> AppR
 }
 
 fn to_conversation(ctx: &Ctx, row: ConversationRow) -> Conversation {
-    let is_direct = row.kind == "direct";
+    let kind = if row.kind == "direct" {
+        ConversationKind::Direct
+    } else {
+        ConversationKind::Lobby
+    };
     Conversation {
         peer: row.peer().map(|peer| public_user(ctx, peer)),
         last_message: row.last_message(),
         unread_count: (row.last_seq - row.my_read).max(0),
         last_read_seq: row.my_read,
-        peer_last_read_seq: if is_direct { row.peer_read } else { 0 },
-        kind: if is_direct { "direct" } else { "lobby" },
+        peer_last_read_seq: if kind == ConversationKind::Direct {
+            row.peer_read
+        } else {
+            0
+        },
+        kind,
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
         id: row.id,

@@ -1,38 +1,34 @@
 //! The user directory: everyone but the caller, searchable, in username order.
 
-use super::{public_user, validate};
+use super::public_user;
+use crate::contract::User;
+use crate::contract::bodies::UsersPage;
+use crate::domain::{PageLimit, SearchQuery, UserId, Username};
 use crate::error::{AppError, AppResult};
-use crate::model::User;
 use crate::state::Ctx;
 use crate::store::users::DirectoryQuery;
 
-pub struct DirectoryPage {
-    pub users: Vec<User>,
-    /// Opaque; pass back as `cursor` for the next page.
-    pub next_cursor: Option<String>,
-}
-
 pub async fn list(
     ctx: &Ctx,
-    caller_id: &str,
-    search: Option<&str>,
-    limit: Option<i64>,
+    caller_id: &UserId,
+    search: &SearchQuery,
+    limit: PageLimit,
     cursor: Option<&str>,
-) -> AppResult<DirectoryPage> {
-    let limit = validate::page_limit(limit)?;
-    let search = search.unwrap_or("").trim();
-    if search.chars().count() > 64 {
-        return Err(AppError::invalid(
-            "invalid_query",
-            "q must be at most 64 characters",
-        ));
-    }
+) -> AppResult<UsersPage> {
+    let limit = limit.get();
+    // A cursor is the last username of the previous page.
+    let cursor = cursor
+        .map(|c| {
+            Username::parse(c)
+                .map_err(|_| AppError::invalid("invalid_cursor", "cursor is not one we gave"))
+        })
+        .transpose()?;
     let rows = ctx
         .store
         .directory(DirectoryQuery {
             exclude_id: caller_id,
-            search,
-            after_username: cursor.unwrap_or(""),
+            search: search.as_str(),
+            after_username: cursor.as_ref().map_or("", Username::as_str),
             limit: limit + 1,
         })
         .await?;
@@ -46,10 +42,10 @@ pub async fn list(
     } else {
         None
     };
-    Ok(DirectoryPage { users, next_cursor })
+    Ok(UsersPage { users, next_cursor })
 }
 
-pub async fn get(ctx: &Ctx, user_id: &str) -> AppResult<User> {
+pub async fn get(ctx: &Ctx, user_id: &UserId) -> AppResult<User> {
     let row = ctx
         .store
         .user_by_id(user_id)

@@ -5,11 +5,13 @@ pub mod accounts;
 pub mod conversations;
 pub mod directory;
 pub mod images;
+pub mod login_throttle;
 pub mod messages;
+pub mod presence;
 pub mod profiles;
-pub mod validate;
+pub mod sessions;
 
-use crate::model::User;
+use crate::contract::User;
 use crate::state::Ctx;
 use crate::store::users::UserRow;
 

@@ -1,15 +1,15 @@
 //! The caller's own profile: display name, status line and picture. Every change
 //! is announced to connected users with a `user` event.
 
-use super::{images, public_user, validate};
+use super::{images, public_user};
+use crate::contract::User;
+use crate::domain::{AvatarId, DisplayName, StatusMessage, UserId, now_ms};
 use crate::error::{AppError, AppResult};
-use crate::ids::{new_id, now_ms};
-use crate::model::User;
 use crate::state::Ctx;
 use crate::store::avatars::NewAvatar;
 use crate::store::users::UserRow;
 
-pub async fn me(ctx: &Ctx, user_id: &str) -> AppResult<User> {
+pub async fn me(ctx: &Ctx, user_id: &UserId) -> AppResult<User> {
     let row = ctx
         .store
         .user_by_id(user_id)
@@ -20,23 +20,19 @@ pub async fn me(ctx: &Ctx, user_id: &str) -> AppResult<User> {
 
 pub async fn update(
     ctx: &Ctx,
-    user_id: &str,
-    display_name: Option<&str>,
-    status_message: Option<&str>,
+    user_id: &UserId,
+    display_name: Option<DisplayName>,
+    status_message: Option<StatusMessage>,
 ) -> AppResult<User> {
-    let display_name = display_name.map(validate::display_name).transpose()?;
-    if let Some(status) = status_message {
-        validate::status_message(status)?;
-    }
     let row = ctx
         .store
-        .update_profile(user_id, display_name.as_deref(), status_message)
+        .update_profile(user_id, display_name.as_ref(), status_message.as_ref())
         .await?;
     announce(ctx, row).await
 }
 
 /// Replaces the picture with a re-encoded copy of `upload`.
-pub async fn set_avatar(ctx: &Ctx, user_id: &str, upload: Vec<u8>) -> AppResult<User> {
+pub async fn set_avatar(ctx: &Ctx, user_id: &UserId, upload: Vec<u8>) -> AppResult<User> {
     if upload.len() > images::MAX_UPLOAD_BYTES {
         return Err(AppError::TooLarge(
             "the picture must be at most 5 MiB".into(),
@@ -46,7 +42,7 @@ pub async fn set_avatar(ctx: &Ctx, user_id: &str, upload: Vec<u8>) -> AppResult<
     let row = ctx
         .store
         .replace_avatar(NewAvatar {
-            id: &new_id(),
+            id: &AvatarId::generate(),
             user_id,
             content_type: images::CONTENT_TYPE,
             large: &avatar.large,
@@ -57,13 +53,14 @@ pub async fn set_avatar(ctx: &Ctx, user_id: &str, upload: Vec<u8>) -> AppResult<
     announce(ctx, row).await
 }
 
-pub async fn remove_avatar(ctx: &Ctx, user_id: &str) -> AppResult<User> {
+pub async fn remove_avatar(ctx: &Ctx, user_id: &UserId) -> AppResult<User> {
     let row = ctx.store.remove_avatar(user_id).await?;
     announce(ctx, row).await
 }
 
-async fn announce(ctx: &Ctx, row: UserRow) -> AppResult<User> {
-    let user = public_user(ctx, row);
+/// Tells everyone of the changed profile; a user deleted meanwhile is 401.
+async fn announce(ctx: &Ctx, row: Option<UserRow>) -> AppResult<User> {
+    let user = public_user(ctx, row.ok_or(AppError::Unauthorized)?);
     ctx.notifier.user(&user).await;
     Ok(user)
 }

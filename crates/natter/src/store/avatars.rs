@@ -2,13 +2,13 @@
 //! them. Each upload gets a new id, which is also its URL: a replaced picture's
 //! old URL stops resolving, and a live one can be cached forever.
 
-use super::Store;
 use super::users::{USER_COLUMNS, UserRow};
-use crate::error::{AppError, AppResult};
+use super::{Store, StoreResult};
+use crate::domain::{AvatarId, UserId};
 
 pub struct NewAvatar<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
+    pub id: &'a AvatarId,
+    pub user_id: &'a UserId,
     pub content_type: &'a str,
     pub large: &'a [u8],
     pub small: &'a [u8],
@@ -17,7 +17,8 @@ pub struct NewAvatar<'a> {
 
 impl Store {
     /// Stores the picture, makes it the user's, and drops the one it replaces.
-    pub async fn replace_avatar(&self, avatar: NewAvatar<'_>) -> AppResult<UserRow> {
+    /// `None` when the user does not exist (any more).
+    pub async fn replace_avatar(&self, avatar: NewAvatar<'_>) -> StoreResult<Option<UserRow>> {
         let mut tx = self.writer().begin().await?;
         sqlx::query("DELETE FROM avatars WHERE user_id = $1")
             .bind(avatar.user_id)
@@ -35,12 +36,12 @@ impl Store {
         .bind(avatar.created_at)
         .execute(&mut *tx)
         .await?;
-        let user = set_avatar_id(&mut tx, avatar.user_id, Some(avatar.id)).await?;
+        let user = set_avatar_id(&mut tx, avatar.user_id, Some(avatar.id.as_str())).await?;
         tx.commit().await?;
         Ok(user)
     }
 
-    pub async fn remove_avatar(&self, user_id: &str) -> AppResult<UserRow> {
+    pub async fn remove_avatar(&self, user_id: &UserId) -> StoreResult<Option<UserRow>> {
         let mut tx = self.writer().begin().await?;
         sqlx::query("DELETE FROM avatars WHERE user_id = $1")
             .bind(user_id)
@@ -54,9 +55,9 @@ impl Store {
     /// The content type and bytes of a stored picture, large or small.
     pub async fn avatar_image(
         &self,
-        id: &str,
+        id: &AvatarId,
         small: bool,
-    ) -> AppResult<Option<(String, Vec<u8>)>> {
+    ) -> StoreResult<Option<(String, Vec<u8>)>> {
         let sql = if small {
             "SELECT content_type, small FROM avatars WHERE id = $1"
         } else {
@@ -71,14 +72,13 @@ impl Store {
 
 async fn set_avatar_id(
     conn: &mut sqlx::AnyConnection,
-    user_id: &str,
+    user_id: &UserId,
     avatar_id: Option<&str>,
-) -> AppResult<UserRow> {
+) -> StoreResult<Option<UserRow>> {
     let sql = format!("UPDATE users SET avatar_id = $2 WHERE id = $1 RETURNING {USER_COLUMNS}");
-    sqlx::query_as(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(user_id)
         .bind(avatar_id)
         .fetch_optional(conn)
-        .await?
-        .ok_or(AppError::NotFound("user"))
+        .await?)
 }

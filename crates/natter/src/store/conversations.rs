@@ -6,21 +6,21 @@ use std::sync::RwLock;
 
 use sqlx::FromRow;
 
-use super::Store;
 use super::users::UserRow;
-use crate::error::AppResult;
-use crate::model::Message;
+use super::{Store, StoreResult};
+use crate::contract::Message;
+use crate::domain::{ConversationId, MessageId, Millis, Seq, UserId};
 
 /// Who may read and write a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Members {
     /// Every user.
     Everyone,
-    Pair(String, String),
+    Pair(UserId, UserId),
 }
 
 impl Members {
-    pub fn includes(&self, user_id: &str) -> bool {
+    pub fn includes(&self, user_id: &UserId) -> bool {
         match self {
             Self::Everyone => true,
             Self::Pair(a, b) => a == user_id || b == user_id,
@@ -32,21 +32,21 @@ impl Members {
 /// and the last message, fetched in one query.
 #[derive(Debug, FromRow)]
 pub struct ConversationRow {
-    pub id: String,
+    pub id: ConversationId,
     pub kind: String,
     pub last_seq: i64,
     pub created_at: i64,
     pub last_activity_at: i64,
     pub my_read: i64,
     pub peer_read: i64,
-    pub p_id: Option<String>,
+    pub p_id: Option<UserId>,
     pub p_username: Option<String>,
     pub p_display_name: Option<String>,
     pub p_status_message: Option<String>,
     pub p_avatar_id: Option<String>,
     pub p_last_seen_at: Option<i64>,
-    pub m_id: Option<String>,
-    pub m_sender_id: Option<String>,
+    pub m_id: Option<MessageId>,
+    pub m_sender_id: Option<UserId>,
     pub m_user: Option<String>,
     pub m_msg: Option<String>,
     pub m_client_id: Option<String>,
@@ -103,17 +103,17 @@ impl Store {
     /// Returns its id and whether this call created it.
     pub async fn find_or_create_direct(
         &self,
-        user_x: &str,
-        user_y: &str,
-        new_id: &str,
-        now: i64,
-    ) -> AppResult<(String, bool)> {
+        user_x: &UserId,
+        user_y: &UserId,
+        new_id: &ConversationId,
+        now: Millis,
+    ) -> StoreResult<(ConversationId, bool)> {
         let (a, b) = if user_x < user_y {
             (user_x, user_y)
         } else {
             (user_y, user_x)
         };
-        let inserted: Option<String> = sqlx::query_scalar(
+        let inserted: Option<ConversationId> = sqlx::query_scalar(
             "INSERT INTO conversations (id, kind, user_a, user_b, last_seq, last_activity_at, created_at) \
              VALUES ($1, 'direct', $2, $3, 0, $4, $4) ON CONFLICT (user_a, user_b) DO NOTHING RETURNING id",
         )
@@ -136,7 +136,7 @@ impl Store {
     }
 
     /// Every conversation of the user, most recent activity first.
-    pub async fn conversations_of(&self, user_id: &str) -> AppResult<Vec<ConversationRow>> {
+    pub async fn conversations_of(&self, user_id: &UserId) -> StoreResult<Vec<ConversationRow>> {
         Ok(sqlx::query_as(CONVERSATION_QUERY)
             .bind(user_id)
             .bind("")
@@ -148,12 +148,9 @@ impl Store {
     /// the user is not a member.
     pub async fn conversation_for(
         &self,
-        user_id: &str,
-        conversation_id: &str,
-    ) -> AppResult<Option<ConversationRow>> {
-        if conversation_id.is_empty() {
-            return Ok(None);
-        }
+        user_id: &UserId,
+        conversation_id: &ConversationId,
+    ) -> StoreResult<Option<ConversationRow>> {
         Ok(sqlx::query_as(CONVERSATION_QUERY)
             .bind(user_id)
             .bind(conversation_id)
@@ -163,11 +160,11 @@ impl Store {
 
     /// Who belongs to a conversation; `None` when it does not exist. Membership
     /// never changes once a conversation exists, so answers are memoised.
-    pub async fn members(&self, conversation_id: &str) -> AppResult<Option<Members>> {
+    pub async fn members(&self, conversation_id: &ConversationId) -> StoreResult<Option<Members>> {
         if let Some(members) = self.members_cache.get(conversation_id) {
             return Ok(Some(members));
         }
-        let row: Option<(String, Option<String>, Option<String>)> =
+        let row: Option<(String, Option<UserId>, Option<UserId>)> =
             sqlx::query_as("SELECT kind, user_a, user_b FROM conversations WHERE id = $1")
                 .bind(conversation_id)
                 .fetch_optional(self.reader())
@@ -180,7 +177,7 @@ impl Store {
     }
 
     /// The seq of the conversation's newest message (0 when it has none).
-    pub async fn last_seq(&self, conversation_id: &str) -> AppResult<i64> {
+    pub async fn last_seq(&self, conversation_id: &ConversationId) -> StoreResult<i64> {
         Ok(
             sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = $1")
                 .bind(conversation_id)
@@ -193,14 +190,14 @@ impl Store {
     /// Moves the user's read mark forward to `seq` (never back); returns the mark now stored.
     pub async fn mark_read(
         &self,
-        conversation_id: &str,
-        user_id: &str,
-        seq: i64,
-    ) -> AppResult<i64> {
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+        seq: Seq,
+    ) -> StoreResult<i64> {
         Ok(sqlx::query_scalar(UPSERT_READ_MARK)
             .bind(conversation_id)
             .bind(user_id)
-            .bind(seq)
+            .bind(seq.get())
             .fetch_one(self.writer())
             .await?)
     }
@@ -214,7 +211,7 @@ ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_seq =
        THEN excluded.last_read_seq ELSE read_marks.last_read_seq END
 RETURNING last_read_seq";
 
-fn members_of(kind: &str, a: Option<String>, b: Option<String>) -> Members {
+fn members_of(kind: &str, a: Option<UserId>, b: Option<UserId>) -> Members {
     match (kind, a, b) {
         ("direct", Some(a), Some(b)) => Members::Pair(a, b),
         _ => Members::Everyone,
@@ -225,22 +222,22 @@ fn members_of(kind: &str, a: Option<String>, b: Option<String>) -> Members {
 /// costs a query per conversation again, never a wrong answer.
 #[derive(Default)]
 pub struct MembersCache {
-    entries: RwLock<HashMap<String, Members>>,
+    entries: RwLock<HashMap<ConversationId, Members>>,
 }
 
 impl MembersCache {
     const CAPACITY: usize = 200_000;
 
-    fn get(&self, conversation_id: &str) -> Option<Members> {
+    fn get(&self, conversation_id: &ConversationId) -> Option<Members> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries.get(conversation_id).cloned()
     }
 
-    fn insert(&self, conversation_id: &str, members: Members) {
+    fn insert(&self, conversation_id: &ConversationId, members: Members) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= Self::CAPACITY {
             entries.clear();
         }
-        entries.insert(conversation_id.to_owned(), members);
+        entries.insert(conversation_id.clone(), members);
     }
 }

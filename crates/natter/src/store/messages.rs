@@ -4,9 +4,9 @@ use std::sync::LazyLock;
 
 use serde_json::value::RawValue;
 
-use super::{Backend, Store};
-use crate::error::{AppError, AppResult};
-use crate::model::Message;
+use super::{Backend, Store, StoreError, StoreResult};
+use crate::contract::Message;
+use crate::domain::{ConversationId, PageLimit, Seq};
 
 pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.sender_id, \
      u.username AS \"user\", m.msg, m.client_id, m.created_at";
@@ -14,9 +14,9 @@ pub(crate) const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.seq, m.send
 /// Which slice of a conversation to read. `before` and `after` are exclusive seqs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageQuery {
-    pub before: Option<i64>,
-    pub after: Option<i64>,
-    pub limit: i64,
+    pub before: Option<Seq>,
+    pub after: Option<Seq>,
+    pub limit: PageLimit,
 }
 
 /// SQLite builds the page as one JSON array in a single row. A page is the
@@ -63,12 +63,13 @@ impl Store {
     /// newer for `after`).
     pub async fn messages_page(
         &self,
-        conversation_id: &str,
+        conversation_id: &ConversationId,
         page: PageQuery,
-    ) -> AppResult<(Box<RawValue>, bool)> {
+    ) -> StoreResult<(Box<RawValue>, bool)> {
         let newest_first = page.after.is_none();
-        let after = page.after.unwrap_or(-1);
-        let before = page.before.unwrap_or(i64::MAX);
+        let after = page.after.map_or(-1, Seq::get);
+        let before = page.before.map_or(i64::MAX, Seq::get);
+        let limit = page.limit.get();
         let (json, has_more) = match self.backend {
             Backend::Sqlite => {
                 let sql = &SQLITE_PAGE_SQL[usize::from(newest_first)];
@@ -76,10 +77,10 @@ impl Store {
                     .bind(conversation_id)
                     .bind(after)
                     .bind(before)
-                    .bind(page.limit)
+                    .bind(limit)
                     .fetch_one(self.reader())
                     .await?;
-                (json, fetched > page.limit)
+                (json, fetched > limit)
             }
             Backend::Postgres => {
                 let sql = &ROWS_PAGE_SQL[usize::from(newest_first)];
@@ -87,20 +88,21 @@ impl Store {
                     .bind(conversation_id)
                     .bind(after)
                     .bind(before)
-                    .bind(page.limit)
+                    .bind(limit)
                     .fetch_all(self.reader())
                     .await?;
-                let has_more = messages.len() as i64 > page.limit;
-                messages.truncate(page.limit as usize);
+                let has_more = messages.len() as i64 > limit;
+                messages.truncate(limit as usize);
                 if newest_first {
                     messages.reverse();
                 }
-                let json =
-                    serde_json::to_string(&messages).map_err(|e| AppError::Internal(e.into()))?;
+                let json = serde_json::to_string(&messages)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?;
                 (json, has_more)
             }
         };
-        let json = RawValue::from_string(json).map_err(|e| AppError::Internal(e.into()))?;
+        let json = RawValue::from_string(json)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?;
         Ok((json, has_more))
     }
 }

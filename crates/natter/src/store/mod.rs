@@ -127,7 +127,30 @@ async fn sqlite_pool(url: &str, size: u32, synchronous: &'static str) -> anyhow:
         .with_context(|| format!("opening SQLite database {url}"))
 }
 
-/// True when the error is a unique-constraint violation (a conflict, not a fault).
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+/// What the store reports. It knows nothing of HTTP: services decide what a
+/// duplicate means for their caller (a taken username, an idempotent retry).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write.
+    #[error("duplicate: {0}")]
+    Duplicate(#[source] sqlx::Error),
+    /// The database cannot be reached or the pool is exhausted.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::Database(ref db) if db.is_unique_violation() => Self::Duplicate(e),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(e)
+            }
+            other => Self::Database(other),
+        }
+    }
 }

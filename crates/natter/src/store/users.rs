@@ -2,13 +2,13 @@
 
 use sqlx::FromRow;
 
-use super::{Store, is_unique_violation};
-use crate::error::{AppError, AppResult};
+use super::{Store, StoreResult};
+use crate::domain::{DisplayName, Millis, StatusMessage, UserId, Username};
 
 /// A user as stored; `online` is not stored but comes from live sockets.
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
-    pub id: String,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub status_message: String,
@@ -20,46 +20,39 @@ pub(crate) const USER_COLUMNS: &str =
     "id, username, display_name, status_message, avatar_id, last_seen_at";
 
 pub struct NewUser<'a> {
-    pub id: &'a str,
-    pub username: &'a str,
-    pub display_name: &'a str,
+    pub id: &'a UserId,
+    pub username: &'a Username,
+    pub display_name: &'a DisplayName,
     pub password_hash: &'a str,
-    pub created_at: i64,
+    pub created_at: Millis,
 }
 
 /// One page of the directory, in username order.
 pub struct DirectoryQuery<'a> {
-    pub exclude_id: &'a str,
+    pub exclude_id: &'a UserId,
     pub search: &'a str,
     pub after_username: &'a str,
     pub limit: i64,
 }
 
 impl Store {
-    /// Inserts a user; a taken username is a 409.
-    pub async fn insert_user(&self, user: NewUser<'_>) -> AppResult<()> {
-        let result = sqlx::query(
+    /// Inserts a user; a taken username is a `Duplicate`.
+    pub async fn insert_user(&self, user: NewUser<'_>) -> StoreResult<()> {
+        sqlx::query(
             "INSERT INTO users (id, username, display_name, password_hash, created_at) \
              VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(user.id)
-        .bind(user.username)
-        .bind(user.display_name)
+        .bind(user.username.as_str())
+        .bind(user.display_name.as_str())
         .bind(user.password_hash)
         .bind(user.created_at)
         .execute(self.writer())
-        .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_unique_violation(&e) => Err(AppError::Conflict {
-                code: "username_taken",
-                message: "this username is taken".into(),
-            }),
-            Err(e) => Err(e.into()),
-        }
+        .await?;
+        Ok(())
     }
 
-    pub async fn user_by_id(&self, id: &str) -> AppResult<Option<UserRow>> {
+    pub async fn user_by_id(&self, id: &UserId) -> StoreResult<Option<UserRow>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
         Ok(sqlx::query_as(&sql)
             .bind(id)
@@ -68,16 +61,19 @@ impl Store {
     }
 
     /// The user and their password hash, for sign-in.
-    pub async fn user_credentials(&self, username: &str) -> AppResult<Option<(UserRow, String)>> {
+    pub async fn user_credentials(
+        &self,
+        username: &Username,
+    ) -> StoreResult<Option<(UserRow, String)>> {
         let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE username = $1");
         let found: Option<UserRowWithHash> = sqlx::query_as(&sql)
-            .bind(username)
+            .bind(username.as_str())
             .fetch_optional(self.reader())
             .await?;
         Ok(found.map(|r| (r.user, r.password_hash)))
     }
 
-    pub async fn password_hash(&self, user_id: &str) -> AppResult<Option<String>> {
+    pub async fn password_hash(&self, user_id: &UserId) -> StoreResult<Option<String>> {
         Ok(
             sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
                 .bind(user_id)
@@ -86,7 +82,7 @@ impl Store {
         )
     }
 
-    pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> AppResult<()> {
+    pub async fn set_password_hash(&self, user_id: &UserId, hash: &str) -> StoreResult<()> {
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(user_id)
             .bind(hash)
@@ -98,24 +94,23 @@ impl Store {
     /// Changes the fields that are `Some`, and returns the user as now stored.
     pub async fn update_profile(
         &self,
-        user_id: &str,
-        display_name: Option<&str>,
-        status_message: Option<&str>,
-    ) -> AppResult<UserRow> {
+        user_id: &UserId,
+        display_name: Option<&DisplayName>,
+        status_message: Option<&StatusMessage>,
+    ) -> StoreResult<Option<UserRow>> {
         let sql = format!(
             "UPDATE users SET display_name = COALESCE($2, display_name), \
              status_message = COALESCE($3, status_message) WHERE id = $1 RETURNING {USER_COLUMNS}"
         );
-        sqlx::query_as(&sql)
+        Ok(sqlx::query_as(&sql)
             .bind(user_id)
-            .bind(display_name)
-            .bind(status_message)
+            .bind(display_name.map(DisplayName::as_str))
+            .bind(status_message.map(StatusMessage::as_str))
             .fetch_optional(self.writer())
-            .await?
-            .ok_or(AppError::NotFound("user"))
+            .await?)
     }
 
-    pub async fn set_last_seen(&self, user_id: &str, at: Option<i64>) -> AppResult<()> {
+    pub async fn set_last_seen(&self, user_id: &UserId, at: Option<Millis>) -> StoreResult<()> {
         sqlx::query("UPDATE users SET last_seen_at = $2 WHERE id = $1")
             .bind(user_id)
             .bind(at)
@@ -125,7 +120,7 @@ impl Store {
     }
 
     /// Users matching `search` (case-insensitive, on username or display name).
-    pub async fn directory(&self, q: DirectoryQuery<'_>) -> AppResult<Vec<UserRow>> {
+    pub async fn directory(&self, q: DirectoryQuery<'_>) -> StoreResult<Vec<UserRow>> {
         let pattern = format!("%{}%", escape_like(&q.search.to_lowercase()));
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id <> $1 AND username > $2 \
@@ -141,7 +136,12 @@ impl Store {
             .await?)
     }
 
-    pub async fn insert_session(&self, token_hash: &str, user_id: &str, now: i64) -> AppResult<()> {
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        user_id: &UserId,
+        now: Millis,
+    ) -> StoreResult<()> {
         sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(user_id)
@@ -151,7 +151,7 @@ impl Store {
         Ok(())
     }
 
-    pub async fn session_user(&self, token_hash: &str) -> AppResult<Option<UserRow>> {
+    pub async fn session_user(&self, token_hash: &str) -> StoreResult<Option<UserRow>> {
         let sql = format!(
             "SELECT {USER_COLUMNS} FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.token_hash = $1"
         );
@@ -161,7 +161,7 @@ impl Store {
             .await?)
     }
 
-    pub async fn delete_session(&self, token_hash: &str) -> AppResult<()> {
+    pub async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
             .bind(token_hash)
             .execute(self.writer())
@@ -172,9 +172,9 @@ impl Store {
     /// Ends every session of the user except `keep_hash`; returns the ended ones.
     pub async fn delete_other_sessions(
         &self,
-        user_id: &str,
+        user_id: &UserId,
         keep_hash: &str,
-    ) -> AppResult<Vec<String>> {
+    ) -> StoreResult<Vec<String>> {
         Ok(sqlx::query_scalar(
             "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash",
         )

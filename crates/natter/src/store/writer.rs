@@ -20,22 +20,23 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::conversations::{Members, UPSERT_READ_MARK};
 use super::messages::MESSAGE_COLUMNS;
-use super::{Backend, Store};
-use crate::error::{AppError, AppResult};
-use crate::ids::{new_id, now_ms};
-use crate::model::Message;
+use super::{Backend, Store, StoreError, StoreResult};
+use crate::contract::Message;
+use crate::domain::{ClientId, ConversationId, MessageId, MessageText, UserId, now_ms};
 
 const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 4096;
 
-/// A validated send, ready to store.
+/// An authorised send, ready to store: the service has checked that the sender
+/// is one of `members`.
 #[derive(Debug, Clone)]
 pub struct SendRequest {
-    pub conversation_id: String,
-    pub sender_id: String,
+    pub conversation_id: ConversationId,
+    pub members: Members,
+    pub sender_id: UserId,
     pub sender_username: String,
-    pub msg: String,
-    pub client_id: String,
+    pub msg: MessageText,
+    pub client_id: ClientId,
 }
 
 #[derive(Debug, Clone)]
@@ -55,7 +56,10 @@ pub struct Committed {
 
 struct Job {
     request: SendRequest,
-    reply: oneshot::Sender<AppResult<Sent>>,
+    /// Chosen once, so that a retry can tell its own earlier commit (whose
+    /// answer was lost) from a message stored by an earlier request.
+    id: MessageId,
+    reply: oneshot::Sender<StoreResult<Sent>>,
 }
 
 #[derive(Clone)]
@@ -81,18 +85,21 @@ impl MessageWriter {
     }
 
     /// Stores the message durably (or finds the earlier one with its clientId).
-    pub async fn send(&self, request: SendRequest) -> AppResult<Sent> {
+    pub async fn send(&self, request: SendRequest) -> StoreResult<Sent> {
         let mut hasher = DefaultHasher::new();
         request.conversation_id.hash(&mut hasher);
         let lane = &self.lanes[hasher.finish() as usize % self.lanes.len()];
         let (reply, answer) = oneshot::channel();
-        lane.send(Job { request, reply })
+        let id = MessageId::generate();
+        lane.send(Job { request, id, reply })
             .await
-            .map_err(|_| AppError::Unavailable(anyhow::anyhow!("message writer stopped")))?;
-        answer
-            .await
-            .map_err(|_| AppError::Unavailable(anyhow::anyhow!("message writer stopped")))?
+            .map_err(|_| writer_stopped())?;
+        answer.await.map_err(|_| writer_stopped())?
     }
+}
+
+fn writer_stopped() -> StoreError {
+    StoreError::Unavailable(sqlx::Error::PoolClosed)
 }
 
 async fn run_lane(
@@ -113,7 +120,7 @@ async fn run_lane(
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for job in &batch {
                     outcomes.push(match commit(&store, std::slice::from_ref(job)).await {
-                        Ok(mut one) => one.remove(0),
+                        Ok(mut one) => one.remove(0).map(|sent| own_earlier_commit(job, sent)),
                         Err(e) => Err(e.into()),
                     });
                 }
@@ -121,34 +128,42 @@ async fn run_lane(
             }
         };
         for (job, outcome) in batch.drain(..).zip(outcomes) {
-            let outcome = outcome.map(|(sent, members)| {
-                if let Sent::New(message) = &sent {
-                    let _ = committed.send(Committed {
-                        message: message.clone(),
-                        members,
-                    });
-                }
-                sent
-            });
+            if let Ok(Sent::New(message)) = &outcome {
+                let _ = committed.send(Committed {
+                    message: message.clone(),
+                    members: job.request.members.clone(),
+                });
+            }
             let _ = job.reply.send(outcome);
         }
     }
 }
 
-type Outcome = AppResult<(Sent, Members)>;
+/// A batch whose COMMIT reached the database but whose answer was lost is
+/// retried job by job; each then finds its own message already stored. That
+/// message was never announced, so it counts as new (and gets its live event),
+/// which its id, chosen before the first attempt, proves.
+fn own_earlier_commit(job: &Job, sent: Sent) -> Sent {
+    match sent {
+        Sent::Existing(message) if message.id == job.id => Sent::New(message),
+        other => other,
+    }
+}
+
+type Outcome = StoreResult<Sent>;
 
 /// Applies the jobs in one transaction. The outer error means the transaction
-/// failed as a whole; an inner error is one job's rejection (e.g. not a member).
+/// failed as a whole; an inner error is one job's own failure.
 async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut tx = store.writer().begin().await?;
     let now = now_ms();
     let mut outcomes = Vec::with_capacity(jobs.len());
     // Sending implies having read everything up to one's own message; only the
     // highest seq per (conversation, sender) of the batch needs writing.
-    let mut read_marks: HashMap<(&str, &str), i64> = HashMap::new();
+    let mut read_marks: HashMap<(&ConversationId, &UserId), i64> = HashMap::new();
     for job in jobs {
-        let outcome = apply(store, &mut tx, &job.request, now).await?;
-        if let Ok((Sent::New(message), _)) = &outcome {
+        let outcome = apply(&mut tx, job, now).await?;
+        if let Ok(Sent::New(message)) = &outcome {
             read_marks.insert(
                 (&job.request.conversation_id, &job.request.sender_id),
                 message.seq,
@@ -178,17 +193,8 @@ static EXISTING_SQL: LazyLock<String> = LazyLock::new(|| {
 /// Two statements on the common path: take the next seq, insert. A retried
 /// clientId hits the unique index instead; then the seq is given back (in the
 /// same transaction, so no gap is ever visible) and the stored message returned.
-async fn apply(
-    store: &Store,
-    conn: &mut AnyConnection,
-    req: &SendRequest,
-    now: i64,
-) -> Result<Outcome, sqlx::Error> {
-    let members = match store.members(&req.conversation_id).await {
-        Ok(Some(members)) if members.includes(&req.sender_id) => members,
-        Ok(_) => return Ok(Err(AppError::NotFound("conversation"))),
-        Err(e) => return Ok(Err(e)),
-    };
+async fn apply(conn: &mut AnyConnection, job: &Job, now: i64) -> Result<Outcome, sqlx::Error> {
+    let req = &job.request;
     let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2 WHERE id = $1 RETURNING last_seq",
     )
@@ -197,13 +203,13 @@ async fn apply(
     .fetch_one(&mut *conn)
     .await?;
     let message = Message {
-        id: new_id(),
+        id: job.id.clone(),
         conversation_id: req.conversation_id.clone(),
         seq,
         sender_id: req.sender_id.clone(),
         user: req.sender_username.clone(),
-        msg: req.msg.clone(),
-        client_id: req.client_id.clone(),
+        msg: req.msg.as_str().to_owned(),
+        client_id: req.client_id.as_str().to_owned(),
         created_at: now,
     };
     let inserted: Option<i64> = sqlx::query_scalar(
@@ -220,7 +226,7 @@ async fn apply(
     .fetch_optional(&mut *conn)
     .await?;
     if inserted.is_some() {
-        return Ok(Ok((Sent::New(message), members)));
+        return Ok(Ok(Sent::New(message)));
     }
     sqlx::query("UPDATE conversations SET last_seq = last_seq - 1 WHERE id = $1")
         .bind(&req.conversation_id)
@@ -228,8 +234,8 @@ async fn apply(
         .await?;
     let existing: Message = sqlx::query_as(EXISTING_SQL.as_str())
         .bind(&req.sender_id)
-        .bind(&req.client_id)
+        .bind(req.client_id.as_str())
         .fetch_one(&mut *conn)
         .await?;
-    Ok(Ok((Sent::Existing(existing), members)))
+    Ok(Ok(Sent::Existing(existing)))
 }

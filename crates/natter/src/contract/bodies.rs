@@ -1,0 +1,159 @@
+//! HTTP request and answer bodies. Requests carry raw strings: the handlers
+//! parse them into domain types, so that each rule answers with its own error
+//! code (422 `invalid_username`, …) rather than a generic 400 from the decoder.
+
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use ts_rs::TS;
+use utoipa::{IntoParams, ToSchema};
+
+use super::objects::{Conversation, Message, User};
+
+#[derive(Debug, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisterRequest {
+    pub username: String,
+    pub password: String,
+    #[ts(optional)]
+    pub display_name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, TS, ToSchema)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// `{user, token}`; the same token is also set as the HttpOnly session cookie.
+#[derive(Debug, Serialize, TS, ToSchema)]
+pub struct SessionAnswer {
+    pub user: User,
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, TS, ToSchema)]
+pub struct UserAnswer {
+    pub user: User,
+}
+
+#[derive(Debug, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProfilePatch {
+    #[ts(optional)]
+    pub display_name: Option<String>,
+    #[ts(optional)]
+    pub status_message: Option<String>,
+}
+
+#[derive(Debug, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// The multipart form of `PUT /api/me/avatar`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AvatarUpload {
+    /// PNG, JPEG, WebP or GIF, at most 5 MiB.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    pub avatar: Vec<u8>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DirectoryParams {
+    /// Case-insensitive, on username or display name; at most 64 characters.
+    pub q: Option<String>,
+    /// 1–100, default 50.
+    pub limit: Option<i64>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsersPage {
+    pub users: Vec<User>,
+    /// Pass back as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenConversation {
+    pub user_id: String,
+}
+
+#[derive(Debug, Serialize, TS, ToSchema)]
+pub struct ConversationAnswer {
+    pub conversation: Conversation,
+}
+
+#[derive(Debug, Serialize, TS, ToSchema)]
+pub struct ConversationsAnswer {
+    pub conversations: Vec<Conversation>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryParams {
+    /// Messages with a smaller seq (older), newest page first when absent.
+    pub before: Option<i64>,
+    /// Messages with a larger seq (newer): catching up.
+    pub after: Option<i64>,
+    /// 1–100, default 50.
+    pub limit: Option<i64>,
+}
+
+/// A page of history in ascending seq, and whether more lie beyond it in the
+/// direction of travel (older for `before` or no cursor, newer for `after`).
+#[derive(Debug, Serialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryPage {
+    /// Built as JSON by the database (see `store::messages`).
+    #[ts(as = "Vec<Message>")]
+    #[schema(value_type = Vec<Message>)]
+    pub messages: Box<RawValue>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendRequest {
+    pub msg: String,
+    pub client_id: String,
+}
+
+/// The original design's lobby message; without a clientId every call is new.
+#[derive(Debug, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatRequest {
+    pub msg: String,
+    #[ts(optional)]
+    pub client_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, TS, ToSchema)]
+pub struct MessageAnswer {
+    pub message: Message,
+}
+
+#[derive(Debug, Deserialize, TS, ToSchema)]
+pub struct ReadRequest {
+    pub seq: i64,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AvatarParams {
+    /// 64 or less for the 64 px variant; the 256 px one otherwise.
+    pub size: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok`, or what is down.
+    pub status: String,
+}

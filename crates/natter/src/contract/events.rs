@@ -1,0 +1,260 @@
+//! The Socket.IO contract: what the server emits ([`ServerEvent`]) and what a
+//! client may ask ([`ClientRequest`], one type per event with its typed ack).
+//!
+//! Event names live here and nowhere else: the notifier emits only
+//! `ServerEvent`s, and the socket handlers are registered from the
+//! `ClientRequest` impls. The TypeScript side is generated from the same enums
+//! (`ServerEvent` and `ClientEvent` become discriminated unions that
+//! `web/src/types.ts` maps to socket.io-client's typed event maps).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+use utoipa::ToSchema;
+
+use super::objects::{Conversation, Message, User};
+use crate::domain::{ConversationId, Millis, UserId};
+
+/// Everything a client can receive, one variant per event.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "event", content = "data")]
+pub enum ServerEvent {
+    /// A message was stored in one of the user's conversations.
+    #[serde(rename = "message")]
+    Message(Message),
+    /// A conversation appeared in (or changed for) the user's list.
+    #[serde(rename = "conversation")]
+    Conversation(Conversation),
+    #[serde(rename = "typing")]
+    Typing(TypingEvent),
+    #[serde(rename = "read")]
+    Read(ReadEvent),
+    #[serde(rename = "presence")]
+    Presence(PresenceEvent),
+    /// A profile changed.
+    #[serde(rename = "user")]
+    User(User),
+}
+
+impl ServerEvent {
+    /// The Socket.IO event name; the same string as the serde tag above
+    /// (a unit test holds them together).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Message(_) => "message",
+            Self::Conversation(_) => "conversation",
+            Self::Typing(_) => "typing",
+            Self::Read(_) => "read",
+            Self::Presence(_) => "presence",
+            Self::User(_) => "user",
+        }
+    }
+
+    /// The payload alone, as it goes on the wire after the name.
+    pub fn data(&self) -> EventData<'_> {
+        EventData(self)
+    }
+}
+
+/// Serialises a [`ServerEvent`]'s payload without the tag.
+pub struct EventData<'a>(&'a ServerEvent);
+
+impl Serialize for EventData<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            ServerEvent::Message(m) => m.serialize(s),
+            ServerEvent::Conversation(c) => c.serialize(s),
+            ServerEvent::Typing(t) => t.serialize(s),
+            ServerEvent::Read(r) => r.serialize(s),
+            ServerEvent::Presence(p) => p.serialize(s),
+            ServerEvent::User(u) => u.serialize(s),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingEvent {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadEvent {
+    pub conversation_id: ConversationId,
+    pub user_id: UserId,
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceEvent {
+    pub user_id: UserId,
+    pub online: bool,
+    pub last_seen_at: Option<Millis>,
+}
+
+/// A client → server event: its name, its payload (this type) and its ack.
+/// Ids arrive as strings and are parsed by the handler, so that a malformed id
+/// answers `not_found` exactly like an unknown one.
+pub trait ClientRequest: DeserializeOwned + Send + Sync + 'static {
+    const EVENT: &'static str;
+    type Ack: Serialize + Send;
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessage {
+    #[ts(as = "ConversationId")]
+    pub conversation_id: String,
+    pub msg: String,
+    pub client_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct StartTyping {
+    #[ts(as = "ConversationId")]
+    pub conversation_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct MarkRead {
+    #[ts(as = "ConversationId")]
+    pub conversation_id: String,
+    pub seq: i64,
+}
+
+/// `{ok: true, message}`: the stored message (also for a retried clientId).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SendAck {
+    #[ts(type = "true")]
+    pub ok: bool,
+    pub message: Message,
+}
+
+/// `{ok: true, seq}`: the read mark now stored (never lower than before).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ReadAck {
+    #[ts(type = "true")]
+    pub ok: bool,
+    pub seq: i64,
+}
+
+/// `{ok: true}`.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct OkAck {
+    #[ts(type = "true")]
+    pub ok: bool,
+}
+
+impl ClientRequest for SendMessage {
+    const EVENT: &'static str = "message:send";
+    type Ack = SendAck;
+}
+
+impl ClientRequest for StartTyping {
+    const EVENT: &'static str = "typing";
+    type Ack = OkAck;
+}
+
+impl ClientRequest for MarkRead {
+    const EVENT: &'static str = "read";
+    type Ack = ReadAck;
+}
+
+/// Every client event with its payload, for the generated TypeScript.
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "event", content = "data")]
+pub enum ClientEvent {
+    #[serde(rename = "message:send")]
+    SendMessage(SendMessage),
+    #[serde(rename = "typing")]
+    StartTyping(StartTyping),
+    #[serde(rename = "read")]
+    MarkRead(MarkRead),
+}
+
+/// Every client event with its success ack, for the generated TypeScript;
+/// any of them may instead be answered with an [`ErrorBody`].
+#[derive(Debug, Clone, Serialize, TS)]
+#[serde(tag = "event", content = "ack")]
+pub enum ClientAck {
+    #[serde(rename = "message:send")]
+    SendMessage(SendAck),
+    #[serde(rename = "typing")]
+    StartTyping(OkAck),
+    #[serde(rename = "read")]
+    MarkRead(ReadAck),
+}
+
+/// The contract's error shape, for HTTP answers and socket acks alike.
+#[derive(Debug, Clone, Serialize, TS, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, Serialize, TS, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, snake_case: what a client branches on.
+    pub code: String,
+    /// For people; may change.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::UserId;
+
+    fn tag<T: Serialize>(value: &T) -> String {
+        serde_json::to_value(value).unwrap()["event"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn server_event_names_match_their_tags() {
+        let presence = ServerEvent::Presence(PresenceEvent {
+            user_id: UserId::generate(),
+            online: true,
+            last_seen_at: None,
+        });
+        let typing = ServerEvent::Typing(TypingEvent {
+            conversation_id: ConversationId::lobby(),
+            user_id: UserId::generate(),
+        });
+        for event in [presence, typing] {
+            assert_eq!(tag(&event), event.name());
+            let data = serde_json::to_value(event.data()).unwrap();
+            assert!(
+                data.get("userId").is_some(),
+                "payload without its tag: {data}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_event_names_match_their_tags() {
+        let send = SendMessage {
+            conversation_id: "c".into(),
+            msg: "m".into(),
+            client_id: "k".into(),
+        };
+        let typing = StartTyping {
+            conversation_id: "c".into(),
+        };
+        let read = MarkRead {
+            conversation_id: "c".into(),
+            seq: 1,
+        };
+        assert_eq!(tag(&ClientEvent::SendMessage(send)), SendMessage::EVENT);
+        assert_eq!(tag(&ClientEvent::StartTyping(typing)), StartTyping::EVENT);
+        assert_eq!(tag(&ClientEvent::MarkRead(read)), MarkRead::EVENT);
+        let ok = ClientAck::StartTyping(OkAck { ok: true });
+        assert_eq!(tag(&ok), StartTyping::EVENT);
+    }
+}
