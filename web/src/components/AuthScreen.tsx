@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError, setToken } from "../api";
+import { api, ApiError } from "../api";
 import { errorText, useI18n } from "../i18n";
 import type { User } from "../types";
 import { LangSwitch } from "./LangSwitch";
@@ -21,7 +21,6 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (u: User) => void }) {
       const r = mode === "signin"
         ? await api.login(username.trim(), password)
         : await api.register(username.trim(), password, displayName.trim() || undefined);
-      setToken(r.token);
       onSignedIn(r.user);
     } catch (err) {
       const e2 = err instanceof ApiError ? err : new ApiError(0, "unknown", String(err));
@@ -74,7 +73,7 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (u: User) => void }) {
           </label>
           {error && (
             <p id={errId} role="alert" data-testid="auth-error" data-code={error.code} className="mb-4 rounded-lg bg-rose-50 px-3 py-2 text-sm text-rose-700">
-              {errorText(t, error.code, error.message)}
+              {errorText(t, error.code)}
             </p>
           )}
           <button type="submit" disabled={busy} data-testid="auth-submit"
