@@ -53,6 +53,7 @@ export function ChatView(p: Props) {
   return (
     <section className="relative flex min-h-0 flex-1 flex-col" data-testid="chat-view" data-conversation-id={c.id} aria-label={title}
       onKeyDown={(e) => { if (e.key === "Escape" && !e.defaultPrevented) onBack(); }}>
+      <h2 className="sr-only">{title}</h2>
       <header className="flex items-center gap-3 border-b border-slate-200 bg-white/90 px-3 py-2.5 backdrop-blur md:px-5">
         <button onClick={onBack} aria-label={t.back} data-testid="chat-back"
           className="rounded-lg p-2 text-slate-500 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 md:hidden">
@@ -64,7 +65,7 @@ export function ChatView(p: Props) {
           className="flex min-w-0 flex-1 items-center gap-3 rounded-xl p-1 text-left transition hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
           <Avatar id={peer?.id ?? c.id} name={title} url={peer?.avatarUrl ?? null} lobby={lobby} online={peer && connected ? peer.online : null} />
           <span className="min-w-0 flex-1">
-            <h2 className="truncate font-semibold text-slate-900" data-testid="chat-title">{title}</h2>
+            <span className="block truncate font-semibold text-slate-900" data-testid="chat-title">{title}</span>
             <span className="block truncate text-xs text-slate-500" aria-live="polite" data-testid="chat-status">{status}</span>
           </span>
         </button>
