@@ -430,12 +430,12 @@ try {
       await pageB.waitForTimeout(250);
     }
     await pageB.locator(`[data-testid=message][data-seq="1"]`).waitFor();
+    assert.ok(await pageB.getByTestId("day-separator").count() >= 1);
     const all = await collectMessages(pageB);
     const seqs = all.map((m) => Number(m.seq));
     assert.equal(new Set(seqs).size, seqs.length, "no duplicates");
     assert.deepEqual(seqs, Array.from({ length: seqs.length }, (_, i) => i + 1), "seq 1..n in order");
     assert.ok(seqs.length >= 76, `all messages present (${seqs.length})`);
-    assert.ok(await pageB.getByTestId("day-separator").count() >= 1);
   });
 
   await step("B goes offline while A sends; back online B sees every message exactly once", async () => {
@@ -820,8 +820,11 @@ async function seedInPage(page, id, n, prefix, par = 8, from = 1) {
 /** Every message of the open (virtualized) list: scrolls from top to bottom collecting rows. */
 async function collectMessages(page) {
   const list = page.getByTestId("message-list");
-  await list.evaluate((el) => { el.scrollTop = 0; });
-  await page.waitForTimeout(150);
+  for (let i = 0; i < 30; i++) {
+    await list.evaluate((el) => { el.scrollTop = 0; });
+    await page.waitForTimeout(120);
+    if (await list.evaluate((el) => el.scrollTop === 0)) break;
+  }
   const seen = new Map();
   for (let i = 0; i < 400; i++) {
     for (const m of await messagesOf(page)) {
@@ -834,7 +837,7 @@ async function collectMessages(page) {
       return false;
     });
     if (done) break;
-    await page.waitForTimeout(60);
+    await page.waitForTimeout(80);
   }
   return [...seen.values()].sort((a, b) => (a.seq === "" ? Infinity : Number(a.seq)) - (b.seq === "" ? Infinity : Number(b.seq)));
 }

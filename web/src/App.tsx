@@ -221,7 +221,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   const startChat = useCallback(async (userId: string) => {
     const { conversation } = await api.startChat(userId);
     dispatch({ type: "conversation", conversation });
-    navigate(`/c/${encodeURIComponent(conversation.id)}`);
+    navigate(`/c/${encodeURIComponent(conversation.id)}`, { state: { inApp: true } });
   }, [navigate]);
 
   const signOut = useCallback(async (everywhere = false) => {
@@ -237,11 +237,12 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   }, [close, me.id, navigate, onSignedOut]);
 
   /** Back inside the app when there is history, else to the list. */
+  const cameFromApp = !!(location.state as { inApp?: boolean } | null)?.inApp;
   const goBack = useCallback(() => {
-    const idx = (window.history.state as { idx?: number } | null)?.idx ?? 0;
-    if (idx > 0) navigate(-1);
+    if (cameFromApp) navigate(-1);
     else navigate("/", { replace: true });
-  }, [navigate]);
+  }, [navigate, cameFromApp]);
+  const closeChat = useCallback(() => navigate("/"), [navigate]);
 
   const active = chatId ? state.conversations.find((c) => c.id === chatId) ?? null : null;
   const activeLog = chatId ? state.logs[chatId] : undefined;
@@ -268,11 +269,12 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         onTyping={() => typing(active.id)}
         onLoadOlder={() => loadOlder(active.id)}
         onBack={goBack}
+        onClose={closeChat}
         onSeen={onSeenActive}
-        onOpenProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`)}
+        onOpenProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })}
         ensureUser={ensureUser}
         lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected}
-          onLoaded={(list) => dispatch({ type: "users", users: list })} onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`)} />}
+          onLoaded={(list) => dispatch({ type: "users", users: list })} onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
       />
     );
   } else if (chatId && missing === chatId) {

@@ -24,6 +24,8 @@ interface Props {
   onTyping: () => void;
   onLoadOlder: () => Promise<void>;
   onBack: () => void;
+  /** Esc: close the chat (the draft stays). */
+  onClose: () => void;
   onSeen: (seq: number) => void;
   onOpenProfile: (userId: string) => void;
   ensureUser: (id: string) => void;
@@ -34,7 +36,7 @@ const keyOf = (m: LocalMessage) => `${m.senderId}:${m.clientId}`;
 const BASE_INDEX = 1_000_000_000;
 
 export function ChatView(p: Props) {
-  const { conversation: c, log, me, users, typing, connected, onBack, onOpenProfile } = p;
+  const { conversation: c, log, me, users, typing, connected, onBack, onClose, onOpenProfile } = p;
   const { t, lang } = useI18n();
   const lobby = c.kind === "lobby";
   const peer = c.peer ? users[c.peer.id] ?? c.peer : null;
@@ -52,7 +54,7 @@ export function ChatView(p: Props) {
 
   return (
     <section className="relative flex min-h-0 flex-1 flex-col" data-testid="chat-view" data-conversation-id={c.id} aria-label={title}
-      onKeyDown={(e) => { if (e.key === "Escape" && !e.defaultPrevented) onBack(); }}>
+      onKeyDown={(e) => { if (e.key === "Escape" && !e.defaultPrevented) onClose(); }}>
       <h2 className="sr-only">{title}</h2>
       <header className="flex items-center gap-3 border-b border-slate-200 bg-white/90 px-3 py-2.5 backdrop-blur md:px-5">
         <button onClick={onBack} aria-label={t.back} data-testid="chat-back"

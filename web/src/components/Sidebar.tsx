@@ -26,7 +26,8 @@ export function Sidebar({ state, tab, activeId, connected, onStartChat, onSignOu
   const navigate = useNavigate();
   const [confirming, setConfirming] = useState(false);
   const setTab = (id: Tab) => navigate(id === "people" ? "/people" : "/");
-  const onOpen = (id: string) => navigate(`/c/${encodeURIComponent(id)}`);
+  // `inApp` tells the chat's back button that Back leads to where we came from in the app.
+  const onOpen = (id: string) => navigate(`/c/${encodeURIComponent(id)}`, { state: { inApp: true } });
   const tabBtn = (id: Tab, label: string) => (
     <button
       role="tab"
@@ -45,7 +46,7 @@ export function Sidebar({ state, tab, activeId, connected, onStartChat, onSignOu
   return (
     <>
       <header className="flex items-center gap-3 border-b border-slate-200 px-4 py-3">
-        <button onClick={() => navigate("/profile")} data-testid="open-profile" aria-pressed={profileOpen}
+        <button onClick={() => navigate("/profile", { state: { inApp: true } })} data-testid="open-profile" aria-pressed={profileOpen}
           className="flex min-w-0 flex-1 items-center gap-3 rounded-xl p-1 text-left transition hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
           <Avatar id={me.id} name={me.displayName} url={me.avatarUrl} size="md" online={state.connection === "connected"} />
           <span className="min-w-0">
@@ -71,7 +72,7 @@ export function Sidebar({ state, tab, activeId, connected, onStartChat, onSignOu
         {tab === "chats" ? (
           <ConversationList state={state} activeId={activeId} connected={connected} onOpen={onOpen} onFindPeople={() => setTab("people")} />
         ) : (
-          <Directory onStartChat={onStartChat} users={state.users} connected={connected} onProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`)} />
+          <Directory onStartChat={onStartChat} users={state.users} connected={connected} onProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />
         )}
       </div>
     </>
