@@ -7,7 +7,7 @@
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
 import { BrowserRouter, useLocation, useNavigate } from "react-router";
 import { del } from "idb-keyval";
-import { api, ApiError, fetchAfter, setUnauthorizedHandler } from "./api";
+import { api, ApiError, fetchRange, setUnauthorizedHandler } from "./api";
 import { detectLang, dictionaries, I18nContext, saveLang, useI18n, type Lang } from "./i18n";
 import { firstStoredSeq } from "./state/messages";
 import { initialState, reducer } from "./state/store";
@@ -151,16 +151,15 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
     const log = stateRef.current.logs[id];
     if (log?.loaded) { await resync.catchUp(id); return; }
     try {
-      if (conv.unreadCount > 0) {
-        const readSeq = conv.lastReadSeq;
+      const newest = conv.lastMessage?.seq ?? 0;
+      const readSeq = conv.lastReadSeq;
+      if (conv.unreadCount > 0 && newest - readSeq <= 20_000) {
         const [before, after] = await Promise.all([
           readSeq > 0 ? api.messages(id, { before: readSeq + 1, limit: 30 }) : Promise.resolve({ messages: [], hasMore: false }),
-          fetchAfter(id, readSeq, 120),
+          fetchRange(id, readSeq, newest),
         ]);
-        if (after.complete) {
-          dispatch({ type: "history", conversationId: id, messages: [...before.messages, ...after.messages], hasMore: before.hasMore, older: false });
-          return;
-        }
+        dispatch({ type: "history", conversationId: id, messages: [...before.messages, ...after], hasMore: before.hasMore, older: false });
+        return;
       }
       const page = await api.messages(id, { limit: 50 });
       dispatch({ type: "history", conversationId: id, messages: page.messages, hasMore: page.hasMore, older: false });

@@ -93,6 +93,26 @@ export async function fetchAfter(id: string, after: number, maxPages = 1000): Pr
   return { messages: out, complete: false };
 }
 
+/**
+ * Everything in (after, upto], fetched page by page in parallel (seqs have no gaps,
+ * so the pages are known in advance), then whatever came after `upto`.
+ */
+export async function fetchRange(id: string, after: number, upto: number, parallel = 6): Promise<Message[]> {
+  const starts: number[] = [];
+  for (let s = after; s < upto; s += 100) starts.push(s);
+  const pages: Message[][] = new Array(starts.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(parallel, starts.length) }, async () => {
+    while (next < starts.length) {
+      const i = next++;
+      pages[i] = (await api.messages(id, { after: starts[i], limit: 100 })).messages;
+    }
+  }));
+  const out = pages.flat();
+  const last = out.length ? out[out.length - 1].seq : after;
+  return [...out, ...(await fetchAfter(id, last, 5)).messages];
+}
+
 /** The small (64 px) variant of an avatar, for spots of 64 CSS px or less. */
 export function smallAvatar(url: string | null): string | null {
   if (!url) return null;

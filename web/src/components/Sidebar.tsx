@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import { useNavigate } from "react-router";
+import { useLocation, useNavigate } from "react-router";
 import { api, ApiError } from "../api";
 import { listTime, presenceText } from "../format";
 import { errorText, useI18n } from "../i18n";
@@ -27,7 +27,10 @@ export function Sidebar({ state, tab, activeId, connected, onStartChat, onSignOu
   const [confirming, setConfirming] = useState(false);
   const setTab = (id: Tab) => navigate(id === "people" ? "/people" : "/");
   // `inApp` tells the chat's back button that Back leads to where we came from in the app.
-  const onOpen = (id: string) => navigate(`/c/${encodeURIComponent(id)}`, { state: { inApp: true } });
+  // Switching from one open chat to another replaces the entry, so Back still leads to the list.
+  const location = useLocation();
+  const onOpen = (id: string) => navigate(`/c/${encodeURIComponent(id)}`,
+    activeId ? { replace: true, state: location.state } : { state: { inApp: true } });
   const tabBtn = (id: Tab, label: string) => (
     <button
       role="tab"
