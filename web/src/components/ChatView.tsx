@@ -61,13 +61,13 @@ export function ChatView(p: Props) {
           className="rounded-lg p-2 text-slate-500 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 md:hidden">
           <svg viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="M15.75 19.5 8.25 12l7.5-7.5" strokeLinecap="round" strokeLinejoin="round" /></svg>
         </button>
-        <button data-testid="chat-header" aria-label={lobby ? `${t.members}: ${t.lobby}` : `${t.viewProfile}: ${title}`}
+        <button data-testid="chat-header" title={lobby ? t.members : t.viewProfile}
           aria-expanded={lobby ? showMembers : undefined}
           onClick={() => { if (lobby) setShowMembers((v) => !v); else if (peer) onOpenProfile(peer.id); }}
           className="flex min-w-0 flex-1 items-center gap-3 rounded-xl p-1 text-left transition hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
           <Avatar id={peer?.id ?? c.id} name={title} url={peer?.avatarUrl ?? null} lobby={lobby} online={peer && connected ? peer.online : null} />
           <span className="min-w-0 flex-1">
-            <span className="block truncate font-semibold text-slate-900" data-testid="chat-title">{title}</span>
+            <span className="block truncate font-semibold text-slate-900" data-testid="chat-title">{title}<span className="sr-only"> ({lobby ? t.members : t.viewProfile})</span></span>
             <span className="block truncate text-xs text-slate-500" aria-live="polite" data-testid="chat-status">{status}</span>
           </span>
         </button>

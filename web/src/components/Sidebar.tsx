@@ -180,7 +180,7 @@ function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: 
           const u = users[r.id] ?? r;
           return (
             <li key={u.id} data-testid="directory-result" data-username={u.username} className="flex items-center gap-3 rounded-xl px-3 py-2 hover:bg-slate-50">
-              <button onClick={() => onProfile(u.id)} data-testid="directory-profile" aria-label={`${t.viewProfile}: ${u.displayName}`}
+              <button onClick={() => onProfile(u.id)} data-testid="directory-profile" title={t.viewProfile}
                 className="flex min-w-0 flex-1 items-center gap-3 rounded-lg text-left focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
                 <Avatar id={u.id} name={u.displayName} url={u.avatarUrl} online={connected ? u.online : null} />
                 <span className="min-w-0 flex-1">
