@@ -158,8 +158,10 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
           readSeq > 0 ? api.messages(id, { before: readSeq + 1, limit: 30 }) : Promise.resolve({ messages: [], hasMore: false }),
           fetchRange(id, readSeq, newest),
         ]);
-        dispatch({ type: "history", conversationId: id, messages: [...before.messages, ...after], hasMore: before.hasMore, older: false });
-        return;
+        try {
+          dispatch({ type: "history", conversationId: id, messages: [...before.messages, ...after], hasMore: before.hasMore, older: false });
+          return;
+        } catch { /* fall back to the newest page below */ }
       }
       const page = await api.messages(id, { limit: 50 });
       dispatch({ type: "history", conversationId: id, messages: page.messages, hasMore: page.hasMore, older: false });
