@@ -154,14 +154,14 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
       const newest = conv.lastMessage?.seq ?? 0;
       const readSeq = conv.lastReadSeq;
       if (conv.unreadCount > 0 && newest - readSeq <= 20_000) {
-        const [before, after] = await Promise.all([
-          readSeq > 0 ? api.messages(id, { before: readSeq + 1, limit: 30 }) : Promise.resolve({ messages: [], hasMore: false }),
-          fetchRange(id, readSeq, newest),
-        ]);
         try {
+          const [before, after] = await Promise.all([
+            readSeq > 0 ? api.messages(id, { before: readSeq + 1, limit: 30 }) : Promise.resolve({ messages: [], hasMore: false }),
+            fetchRange(id, readSeq, newest),
+          ]);
           dispatch({ type: "history", conversationId: id, messages: [...before.messages, ...after], hasMore: before.hasMore, older: false });
           return;
-        } catch { /* fall back to the newest page below */ }
+        } catch { /* fall back to the newest page */ }
       }
       const page = await api.messages(id, { limit: 50 });
       dispatch({ type: "history", conversationId: id, messages: page.messages, hasMore: page.hasMore, older: false });
