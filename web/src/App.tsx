@@ -1,16 +1,25 @@
-// The app shell: language, the sign-in gate, and ChatApp, which owns the socket,
-// the fetches and the timers and feeds every event into the pure reducer.
+// The app shell: language, the router, the sign-in gate (a cookie session is
+// resumed with GET /api/me) and ChatApp, which wires the hooks (socket, resync,
+// outbox) to the pure reducer and maps URLs to screens:
+//   /            the conversation list (on a phone) / nothing open
+//   /c/<id>      a conversation        /people   the directory
+//   /u/<id>      someone's profile     /profile  my profile
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState } from "react";
-import { io, type Socket } from "socket.io-client";
-import { api, ApiError, fetchAfter, getToken, setToken, setUnauthorizedHandler } from "./api";
+import { BrowserRouter, useLocation, useNavigate } from "react-router";
+import { del } from "idb-keyval";
+import { api, ApiError, fetchRange, setUnauthorizedHandler } from "./api";
 import { detectLang, dictionaries, I18nContext, saveLang, useI18n, type Lang } from "./i18n";
-import { firstStoredSeq, lastStoredSeq, newClientId } from "./state/messages";
+import { firstStoredSeq } from "./state/messages";
 import { initialState, reducer } from "./state/store";
-import type { Conversation, Message, PresenceEvent, ReadEvent, TypingEvent, User } from "./types";
+import type { User } from "./types";
+import { useSocket } from "./hooks/useSocket";
+import { useResync } from "./hooks/useResync";
+import { useOutbox } from "./hooks/useOutbox";
 import { AuthScreen } from "./components/AuthScreen";
-import { Sidebar, type Tab } from "./components/Sidebar";
+import { Sidebar } from "./components/Sidebar";
 import { ChatView } from "./components/ChatView";
 import { ProfilePanel } from "./components/ProfilePanel";
+import { LobbyMembers, UserProfile } from "./components/People";
 
 export function Root() {
   const [lang, setLangState] = useState<Lang>(detectLang);
@@ -19,31 +28,45 @@ export function Root() {
   const ctx = useMemo(() => ({ lang, t: dictionaries[lang], setLang }), [lang, setLang]);
 
   const [me, setMe] = useState<User | null>(null);
-  const [checking, setChecking] = useState(() => !!getToken());
+  const [checking, setChecking] = useState(true);
 
-  const signOut = useCallback(() => { setToken(null); setMe(null); }, []);
-  useEffect(() => { setUnauthorizedHandler(signOut); }, [signOut]);
+  const signedOut = useCallback(() => setMe(null), []);
+  useEffect(() => { setUnauthorizedHandler(signedOut); }, [signedOut]);
   useEffect(() => {
-    if (!getToken()) return;
-    api.me().then((r) => setMe(r.user)).catch((e) => { if (e instanceof ApiError && e.status === 401) setToken(null); })
-      .finally(() => setChecking(false));
+    // Older versions kept a bearer token here; the session is the HttpOnly cookie now.
+    try { localStorage.removeItem("natter.token"); } catch { /* ignore */ }
+    api.me().then((r) => setMe(r.user)).catch(() => {}).finally(() => setChecking(false));
   }, []);
 
   return (
     <I18nContext.Provider value={ctx}>
-      {checking ? (
-        <div className="flex h-full items-center justify-center text-slate-500" role="status">…</div>
-      ) : me ? (
-        <ChatApp key={me.id} me={me} onSignOut={signOut} />
-      ) : (
-        <AuthScreen onSignedIn={setMe} />
-      )}
+      <BrowserRouter>
+        {checking ? (
+          <div className="flex h-full items-center justify-center text-slate-500" role="status">…</div>
+        ) : me ? (
+          <ChatApp key={me.id} me={me} onSignedOut={signedOut} />
+        ) : (
+          <AuthScreen onSignedIn={setMe} />
+        )}
+      </BrowserRouter>
     </I18nContext.Provider>
   );
 }
 
 const TYPING_SHOW_MS = 3000;
 const TYPING_EMIT_MS = 2000;
+
+type Route =
+  | { kind: "home" } | { kind: "people" } | { kind: "profile" }
+  | { kind: "chat"; id: string } | { kind: "user"; id: string };
+
+export function parseRoute(pathname: string): Route {
+  const m = /^\/(c|u)\/([^/]+)\/?$/.exec(pathname);
+  if (m) return { kind: m[1] === "c" ? "chat" : "user", id: decodeURIComponent(m[2]) };
+  if (/^\/people\/?$/.test(pathname)) return { kind: "people" };
+  if (/^\/profile\/?$/.test(pathname)) return { kind: "profile" };
+  return { kind: "home" };
+}
 
 function useVisible(): boolean {
   const [v, setV] = useState(() => typeof document === "undefined" || document.visibilityState !== "hidden");
@@ -55,7 +78,7 @@ function useVisible(): boolean {
   return v;
 }
 
-function ChatApp({ me, onSignOut }: { me: User; onSignOut: () => void }) {
+function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   const { t } = useI18n();
   const [state, dispatch] = useReducer(reducer, { ...initialState, me, users: { [me.id]: me } });
   const stateRef = useRef(state);
@@ -63,79 +86,39 @@ function ChatApp({ me, onSignOut }: { me: User; onSignOut: () => void }) {
   const visible = useVisible();
   const visibleRef = useRef(visible);
   visibleRef.current = visible;
-  const socketRef = useRef<Socket | null>(null);
-  const readSent = useRef<Record<string, number>>({});
-  const lastTypingEmit = useRef<Record<string, number>>({});
+  const location = useLocation();
+  const navigate = useNavigate();
+  const route = parseRoute(location.pathname);
+  const chatId = route.kind === "chat" ? route.id : null;
+  const [missing, setMissing] = useState<string | null>(null);
   const requestedUsers = useRef<Set<string>>(new Set());
-  const [tab, setTab] = useState<Tab>("chats");
-  const [main, setMain] = useState<"chat" | "profile">("chat");
-  const [mobileMain, setMobileMain] = useState(false);
+  const lastTypingEmit = useRef<Record<string, number>>({});
+
+  const ensureUser = useCallback((id: string) => {
+    if (stateRef.current.users[id] || requestedUsers.current.has(id)) return;
+    requestedUsers.current.add(id);
+    api.user(id).then((r) => dispatch({ type: "users", users: [r.user] })).catch(() => {});
+  }, []);
 
   const ensureConversation = useCallback(async (id: string) => {
     if (stateRef.current.conversations.some((c) => c.id === id)) return;
     try { dispatch({ type: "conversation", conversation: (await api.conversation(id)).conversation }); } catch { /* not visible to us */ }
   }, []);
 
-  /** Catch up the list and every loaded conversation after (re)connecting. */
-  const sync = useCallback(async () => {
-    try {
-      const { conversations } = await api.conversations();
-      dispatch({ type: "conversations", list: conversations });
-      for (const [id, log] of Object.entries(stateRef.current.logs)) {
-        if (!log.loaded) continue;
-        const msgs = await fetchAfter(id, lastStoredSeq(stateRef.current.logs[id]?.messages ?? log.messages));
-        dispatch({ type: "messages", conversationId: id, messages: msgs, visible: visibleRef.current });
-      }
-    } catch { /* the next reconnect tries again */ }
-  }, []);
+  const resync = useResync(stateRef, dispatch);
+  const { socketRef, close } = useSocket(me.id, dispatch, {
+    connected: () => void resync.sync(),
+    message: (m) => { void ensureConversation(m.conversationId); resync.live(m); },
+    conversation: (c) => dispatch({ type: "conversation", conversation: c }),
+    typing: (e) => { if (e.userId !== me.id) dispatch({ type: "typing", conversationId: e.conversationId, userId: e.userId, until: Date.now() + TYPING_SHOW_MS }); },
+    read: (e) => dispatch({ type: "peerRead", conversationId: e.conversationId, userId: e.userId, seq: e.seq }),
+    presence: (e) => dispatch({ type: "presence", event: e }),
+    user: (u) => dispatch({ type: "user", user: u }),
+  });
+  const connected = state.connection === "connected";
+  const outbox = useOutbox(me, socketRef, connected, dispatch);
 
-  // ---------- socket ----------
-  useEffect(() => {
-    const s = io({ path: "/api/socket.io", auth: { token: getToken() }, reconnectionDelayMax: 3000 });
-    socketRef.current = s;
-    (window as unknown as { __natterSocket?: Socket }).__natterSocket = s;
-    s.on("connect", () => {
-      if (import.meta.env.VITE_DEBUG_SOCKET) console.log("socket connect");
-      dispatch({ type: "connection", state: "connected" });
-      void sync(); // catch up on whatever happened while we were away
-    });
-    s.on("disconnect", (reason) => {
-      if (import.meta.env.VITE_DEBUG_SOCKET) console.log("socket disconnect", reason);
-      dispatch({ type: "connection", state: "disconnected" });
-      if (reason === "io server disconnect" && navigator.onLine) setTimeout(() => s.connect(), 1000);
-    });
-    s.on("connect_error", (err) => {
-      dispatch({ type: "connection", state: "disconnected" });
-      if (err.message === "unauthorized") api.me().catch(() => {}).finally(() => setTimeout(() => { if (!s.connected && navigator.onLine) s.connect(); }, 3000));
-    });
-    s.on("message", (m: Message) => {
-      void ensureConversation(m.conversationId);
-      dispatch({ type: "messages", conversationId: m.conversationId, messages: [m], visible: visibleRef.current });
-    });
-    s.on("conversation", (c: Conversation) => dispatch({ type: "conversation", conversation: c }));
-    s.on("typing", (e: TypingEvent) => {
-      if (e.userId !== me.id) dispatch({ type: "typing", conversationId: e.conversationId, userId: e.userId, until: Date.now() + TYPING_SHOW_MS });
-    });
-    s.on("read", (e: ReadEvent) => dispatch({ type: "peerRead", conversationId: e.conversationId, userId: e.userId, seq: e.seq }));
-    s.on("presence", (e: PresenceEvent) => dispatch({ type: "presence", event: e }));
-    s.on("user", (u: User) => dispatch({ type: "user", user: u }));
-    // The browser knows first when the network goes: drop the socket at once
-    // (instead of waiting for ping timeouts) and reconnect when it is back.
-    const offline = () => { s.disconnect(); dispatch({ type: "connection", state: "disconnected" }); };
-    const online = () => { if (!s.connected) s.connect(); };
-    window.addEventListener("offline", offline);
-    window.addEventListener("online", online);
-    // Belt and braces: a socket that is neither connected nor retrying while the network is up gets restarted.
-    const watchdog = setInterval(() => { if (!s.connected && !s.active && navigator.onLine) s.connect(); }, 5000);
-    void sync();
-    return () => {
-      clearInterval(watchdog);
-      window.removeEventListener("offline", offline);
-      window.removeEventListener("online", online);
-      s.removeAllListeners();
-      s.disconnect();
-    };
-  }, [me.id, sync, ensureConversation]);
+  useEffect(() => { void resync.sync(); }, [resync]);
 
   const unreadTotal = state.conversations.reduce((n, c) => n + c.unreadCount, 0);
   useEffect(() => { document.title = unreadTotal > 0 ? `(${unreadTotal}) natter` : "natter"; }, [unreadTotal]);
@@ -148,22 +131,47 @@ function ChatApp({ me, onSignOut }: { me: User; onSignOut: () => void }) {
     return () => clearInterval(h);
   }, [hasTyping]);
 
-  // ---------- actions ----------
-  const open = useCallback(async (id: string) => {
-    dispatch({ type: "open", conversationId: id });
-    setMain("chat");
-    setMobileMain(true);
-    const log = stateRef.current.logs[id];
-    try {
-      if (!log || !log.loaded) {
-        const page = await api.messages(id, { limit: 50 });
-        dispatch({ type: "history", conversationId: id, messages: page.messages, hasMore: page.hasMore, older: false });
-      } else {
-        const msgs = await fetchAfter(id, lastStoredSeq(log.messages));
-        dispatch({ type: "messages", conversationId: id, messages: msgs, visible: visibleRef.current });
+  // Names for the senders shown in list previews (the lobby has people we may not know yet).
+  useEffect(() => {
+    for (const c of state.conversations) if (c.lastMessage) ensureUser(c.lastMessage.senderId);
+  }, [state.conversations, ensureUser]);
+
+  /** Load a conversation where I left off: from the first unread message when there are some, else the newest page. */
+  const load = useCallback(async (id: string) => {
+    let conv = stateRef.current.conversations.find((c) => c.id === id);
+    if (!conv) {
+      try {
+        conv = (await api.conversation(id)).conversation;
+        dispatch({ type: "conversation", conversation: conv });
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) setMissing(id);
+        return;
       }
-    } catch { /* shown as empty; a reconnect syncs */ }
-  }, []);
+    }
+    const log = stateRef.current.logs[id];
+    if (log?.loaded) { await resync.catchUp(id); return; }
+    try {
+      const newest = conv.lastMessage?.seq ?? 0;
+      const readSeq = conv.lastReadSeq;
+      if (conv.unreadCount > 0 && newest - readSeq <= 20_000) {
+        try {
+          const [before, after] = await Promise.all([
+            readSeq > 0 ? api.messages(id, { before: readSeq + 1, limit: 30 }) : Promise.resolve({ messages: [], hasMore: false }),
+            fetchRange(id, readSeq, newest),
+          ]);
+          dispatch({ type: "history", conversationId: id, messages: [...before.messages, ...after], hasMore: before.hasMore, older: false });
+          return;
+        } catch { /* fall back to the newest page */ }
+      }
+      const page = await api.messages(id, { limit: 50 });
+      dispatch({ type: "history", conversationId: id, messages: page.messages, hasMore: page.hasMore, older: false });
+    } catch { /* shown as loading; a reconnect syncs */ }
+  }, [resync]);
+
+  useEffect(() => {
+    dispatch({ type: "open", conversationId: chatId });
+    if (chatId) { setMissing(null); void load(chatId); }
+  }, [chatId, load]);
 
   const loadOlder = useCallback(async (id: string) => {
     const log = stateRef.current.logs[id];
@@ -173,139 +181,150 @@ function ChatApp({ me, onSignOut }: { me: User; onSignOut: () => void }) {
     dispatch({ type: "history", conversationId: id, messages: page.messages, hasMore: page.hasMore, older: true });
   }, []);
 
-  const deliver = useCallback(async (conversationId: string, msg: string, clientId: string) => {
-    try {
-      let message: Message;
-      const s = socketRef.current;
-      if (s && s.connected) {
-        const ack = await s.timeout(10_000).emitWithAck("message:send", { conversationId, msg, clientId });
-        if (!ack || ack.error || !ack.message) throw new ApiError(0, ack?.error?.code ?? "unknown", ack?.error?.message ?? "");
-        message = ack.message;
-      } else {
-        message = (await api.send(conversationId, msg, clientId)).message;
-      }
-      dispatch({ type: "messages", conversationId, messages: [message], visible: visibleRef.current });
-    } catch {
-      dispatch({ type: "sendFailed", conversationId, clientId });
+  // ---------- read marks: they move as messages are actually seen ----------
+  const readSent = useRef<Record<string, number>>({});
+  const seenCandidate = useRef<{ id: string; seq: number } | null>(null);
+  const markSeen = useCallback((id: string, seq: number) => {
+    seenCandidate.current = { id, seq };
+    if (!visibleRef.current || stateRef.current.activeId !== id) return;
+    const c = stateRef.current.conversations.find((x) => x.id === id);
+    if (!c) return;
+    const sent = Math.max(c.lastReadSeq, readSent.current[id] ?? 0);
+    if (seq <= sent) {
+      if (c.unreadCount > 0 && seq >= (c.lastMessage?.seq ?? 0)) dispatch({ type: "markRead", conversationId: id, seq });
+      return;
     }
-  }, []);
+    readSent.current[id] = seq;
+    dispatch({ type: "markRead", conversationId: id, seq });
+    const s = socketRef.current;
+    if (s?.connected) s.emit("read", { conversationId: id, seq });
+    else api.read(id, seq).catch(() => {});
+  }, [socketRef]);
+  useEffect(() => {
+    const c = seenCandidate.current;
+    if (visible && c) markSeen(c.id, c.seq);
+  }, [visible, markSeen]);
 
-  const send = useCallback((conversationId: string, msg: string, clientId?: string) => {
-    const cid = clientId ?? newClientId();
-    lastTypingEmit.current[conversationId] = 0; // the next keystroke announces typing again
-    const old = stateRef.current.logs[conversationId]?.messages.find((m) => m.seq == null && m.clientId === cid);
-    dispatch({ type: "pending", message: { conversationId, clientId: cid, msg, senderId: me.id, user: me.username, createdAt: old?.createdAt ?? Date.now() } });
-    void deliver(conversationId, msg, cid);
-  }, [deliver, me.id, me.username]);
-
+  // ---------- actions ----------
   const typing = useCallback((conversationId: string) => {
     const now = Date.now();
     if (now - (lastTypingEmit.current[conversationId] ?? 0) < TYPING_EMIT_MS) return;
     lastTypingEmit.current[conversationId] = now;
     const s = socketRef.current;
     if (s?.connected) s.emit("typing", { conversationId });
-  }, []);
+  }, [socketRef]);
 
-  const ensureUser = useCallback((id: string) => {
-    if (stateRef.current.users[id] || requestedUsers.current.has(id)) return;
-    requestedUsers.current.add(id);
-    api.user(id).then((r) => dispatch({ type: "users", users: [r.user] })).catch(() => {});
-  }, []);
-
-  // Names for the senders shown in list previews (the lobby has people we may not know yet).
-  useEffect(() => {
-    for (const c of state.conversations) if (c.lastMessage) ensureUser(c.lastMessage.senderId);
-  }, [state.conversations, ensureUser]);
+  const send = useCallback((conversationId: string, msg: string, clientId?: string, createdAt?: number) => {
+    lastTypingEmit.current[conversationId] = 0; // the next keystroke announces typing again
+    void outbox.send(conversationId, msg, clientId, createdAt);
+  }, [outbox]);
 
   const startChat = useCallback(async (userId: string) => {
     const { conversation } = await api.startChat(userId);
     dispatch({ type: "conversation", conversation });
-    setTab("chats");
-    await open(conversation.id);
-  }, [open]);
+    navigate(`/c/${encodeURIComponent(conversation.id)}`, { state: { inApp: true } });
+  }, [navigate]);
 
-  const signOut = useCallback(async () => {
-    try { await api.logout(); } catch { /* token dropped locally anyway */ }
-    onSignOut();
-  }, [onSignOut]);
+  const signOut = useCallback(async (everywhere = false) => {
+    if (everywhere) await api.logoutAll(); // throws (e.g. 404 on an older server) before anything is dropped
+    close(); // no socket is left behind to reconnect
+    if (!everywhere) { try { await api.logout(); } catch { /* the server clears the cookie when it answers */ } }
+    try {
+      await del(`natter.outbox.${me.id}`);
+      for (const k of Object.keys(localStorage)) if (k.startsWith(`natter.draft.${me.id}.`)) localStorage.removeItem(k);
+    } catch { /* ignore */ }
+    navigate("/", { replace: true });
+    onSignedOut();
+  }, [close, me.id, navigate, onSignedOut]);
 
-  // Mark read while the conversation is on screen.
-  const active = state.conversations.find((c) => c.id === state.activeId) ?? null;
-  const activeLog = state.activeId ? state.logs[state.activeId] : undefined;
-  const activeLastSeq = activeLog ? lastStoredSeq(activeLog.messages) : 0;
-  const chatOnScreen = main === "chat" && visible;
-  useEffect(() => {
-    if (!active || !activeLog?.loaded || !chatOnScreen || activeLastSeq === 0) return;
-    const id = active.id;
-    if (activeLastSeq <= (readSent.current[id] ?? 0) && active.unreadCount === 0) return;
-    readSent.current[id] = activeLastSeq;
-    dispatch({ type: "markRead", conversationId: id, seq: activeLastSeq });
-    const s = socketRef.current;
-    if (s?.connected) s.emit("read", { conversationId: id, seq: activeLastSeq });
-    else api.read(id, activeLastSeq).catch(() => {});
-  }, [active, activeLog?.loaded, activeLastSeq, chatOnScreen]);
+  /** Back inside the app when there is history, else to the list. */
+  const cameFromApp = !!(location.state as { inApp?: boolean } | null)?.inApp;
+  const goBack = useCallback(() => {
+    if (cameFromApp) navigate(-1);
+    else navigate("/", { replace: true });
+  }, [navigate, cameFromApp]);
+  const closeChat = useCallback(() => navigate("/"), [navigate]);
 
+  const active = chatId ? state.conversations.find((c) => c.id === chatId) ?? null : null;
+  const activeLog = chatId ? state.logs[chatId] : undefined;
+  const mobileMain = route.kind === "chat" || route.kind === "profile" || route.kind === "user";
+  const onSeenActive = useCallback((seq: number) => { if (chatId) markSeen(chatId, seq); }, [chatId, markSeen]);
+
+  let mainView: React.ReactNode;
+  if (route.kind === "profile") {
+    mainView = <ProfilePanel me={state.me ?? me} onBack={goBack} onUpdated={(u) => dispatch({ type: "user", user: u })} onSignOutEverywhere={() => signOut(true)} />;
+  } else if (route.kind === "user") {
+    mainView = <UserProfile id={route.id} users={state.users} connected={connected} onBack={goBack} onMessage={startChat}
+      onLoaded={(u) => dispatch({ type: "users", users: [u] })} />;
+  } else if (active) {
+    mainView = (
+      <ChatView
+        key={active.id}
+        conversation={active}
+        log={activeLog}
+        me={state.me ?? me}
+        users={state.users}
+        typing={state.typing[active.id] ?? {}}
+        connected={connected}
+        onSend={(msg, clientId, createdAt) => send(active.id, msg, clientId, createdAt)}
+        onTyping={() => typing(active.id)}
+        onLoadOlder={() => loadOlder(active.id)}
+        onBack={goBack}
+        onClose={closeChat}
+        onSeen={onSeenActive}
+        onOpenProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })}
+        ensureUser={ensureUser}
+        lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected}
+          onLoaded={(list) => dispatch({ type: "users", users: list })} onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
+      />
+    );
+  } else if (chatId && missing === chatId) {
+    mainView = <EmptyMain text={t.notFoundChat} onBack={goBack} />;
+  } else if (chatId) {
+    mainView = <div className="flex-1" role="status" aria-label={t.connecting} />;
+  } else {
+    mainView = <EmptyMain text={t.selectChat} />;
+  }
 
   return (
-    <main className="flex h-full flex-col">
+    <main className="flex h-full flex-col overflow-hidden">
       <h1 className="sr-only">natter</h1>
       {state.connection === "disconnected" && (
         <div role="status" aria-live="polite" data-testid="connection-banner"
-          className="flex items-center justify-center gap-2 bg-amber-500 px-3 py-1.5 text-center text-sm font-medium text-white">
+          className="flex items-center justify-center gap-2 bg-amber-700 px-3 py-1.5 text-center text-sm font-medium text-white">
           <span className="h-2 w-2 animate-pulse rounded-full bg-white" aria-hidden="true" />
           {t.disconnected}
         </div>
       )}
-      <div className="mx-auto flex min-h-0 w-full max-w-7xl flex-1 overflow-hidden bg-white md:my-4 md:rounded-2xl md:border md:border-slate-200 md:shadow-xl md:shadow-slate-200/50 xl:my-6">
-        <div className={`${mobileMain ? "hidden md:flex" : "flex"} w-full min-w-0 flex-col border-slate-200 md:w-80 md:border-r lg:w-96`}>
+      <div className="relative mx-auto flex min-h-0 w-full max-w-7xl flex-1 overflow-hidden bg-white md:my-4 md:rounded-2xl md:border md:border-slate-200 md:shadow-xl md:shadow-slate-200/50 xl:my-6">
+        <div className={`${mobileMain ? "hidden md:flex" : "flex"} relative w-full min-w-0 flex-col border-slate-200 md:w-80 md:border-r lg:w-96`}>
           <Sidebar
             state={state}
-            tab={tab}
-            setTab={setTab}
-            onOpen={(id) => void open(id)}
+            tab={route.kind === "people" ? "people" : "chats"}
+            activeId={chatId}
+            connected={connected}
             onStartChat={startChat}
-            onProfile={() => { setMain("profile"); setMobileMain(true); dispatch({ type: "open", conversationId: null }); }}
-            onSignOut={signOut}
-            profileOpen={main === "profile"}
+            onSignOut={() => signOut(false)}
+            profileOpen={route.kind === "profile"}
           />
         </div>
-        <div className={`${mobileMain ? "flex" : "hidden md:flex"} min-w-0 flex-1 flex-col bg-slate-50`}>
-          {main === "profile" ? (
-            <ProfilePanel me={state.me ?? me} onBack={() => { setMobileMain(false); setMain("chat"); }} onUpdated={(u) => dispatch({ type: "user", user: u })} />
-          ) : active ? (
-            <ChatView
-              key={active.id}
-              conversation={active}
-              log={activeLog}
-              me={state.me ?? me}
-              users={state.users}
-              typing={state.typing[active.id] ?? {}}
-              onSend={(msg, clientId) => send(active.id, msg, clientId)}
-              onTyping={() => typing(active.id)}
-              onLoadOlder={() => loadOlder(active.id)}
-              onBack={() => { setMobileMain(false); dispatch({ type: "open", conversationId: null }); }}
-              ensureUser={ensureUser}
-            />
-          ) : (
-            <EmptyMain />
-          )}
+        <div className={`${mobileMain ? "flex" : "hidden md:flex"} relative min-w-0 flex-1 flex-col bg-slate-50`}>
+          {mainView}
         </div>
       </div>
     </main>
   );
 }
 
-function EmptyMain() {
+function EmptyMain({ text, onBack }: { text: string; onBack?: () => void }) {
+  const { t } = useI18n();
   return (
-    <I18nContext.Consumer>
-      {({ t }) => (
-        <div className="flex flex-1 flex-col items-center justify-center gap-3 p-8 text-center text-slate-500">
-          <svg viewBox="0 0 24 24" className="h-14 w-14" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden="true">
-            <path d="M7.5 8.25h9m-9 3H12m-9.75 1.5c0 1.6 1.123 2.994 2.707 3.227 1.087.16 2.185.283 3.293.369V21l4.076-4.076a1.526 1.526 0 0 1 1.037-.443 48.3 48.3 0 0 0 5.68-.494c1.584-.233 2.707-1.626 2.707-3.228V6.741c0-1.602-1.123-2.995-2.707-3.228A48.394 48.394 0 0 0 12 3c-2.392 0-4.744.175-7.043.513C3.373 3.746 2.25 5.14 2.25 6.741v6.018Z" strokeLinecap="round" strokeLinejoin="round" />
-          </svg>
-          <p className="text-sm">{t.selectChat}</p>
-        </div>
-      )}
-    </I18nContext.Consumer>
+    <div className="flex flex-1 flex-col items-center justify-center gap-3 p-8 text-center text-slate-500" data-testid="empty-main">
+      <svg viewBox="0 0 24 24" className="h-14 w-14" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden="true">
+        <path d="M7.5 8.25h9m-9 3H12m-9.75 1.5c0 1.6 1.123 2.994 2.707 3.227 1.087.16 2.185.283 3.293.369V21l4.076-4.076a1.526 1.526 0 0 1 1.037-.443 48.3 48.3 0 0 0 5.68-.494c1.584-.233 2.707-1.626 2.707-3.228V6.741c0-1.602-1.123-2.995-2.707-3.228A48.394 48.394 0 0 0 12 3c-2.392 0-4.744.175-7.043.513C3.373 3.746 2.25 5.14 2.25 6.741v6.018Z" strokeLinecap="round" strokeLinejoin="round" />
+      </svg>
+      <p className="text-sm">{text}</p>
+      {onBack && <button onClick={onBack} className="rounded-lg bg-indigo-50 px-3 py-1.5 text-sm font-medium text-indigo-700 hover:bg-indigo-100">{t.back}</button>}
+    </div>
   );
 }

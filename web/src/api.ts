@@ -1,8 +1,8 @@
-// HTTP client for the public contract. The bearer token from register/login is
-// kept in localStorage and sent on every call; relative paths only.
+// HTTP client for the public contract. The session lives only in the HttpOnly
+// `natter_session` cookie that register/login set: no token is kept in script-
+// readable storage. Every request carries `X-Requested-With`, which the server
+// accepts as the CSRF defence for cookie-authenticated writes. Relative paths only.
 import type { Conversation, Message, User } from "./types";
-
-const TOKEN_KEY = "natter.token";
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
@@ -10,20 +10,17 @@ export class ApiError extends Error {
   }
 }
 
-export const getToken = (): string | null => {
-  try { return localStorage.getItem(TOKEN_KEY); } catch { return null; }
-};
-export const setToken = (t: string | null) => {
-  try { if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY); } catch { /* private mode */ }
-};
+/** Network trouble, a timeout, an overloaded or restarting server: worth retrying later. */
+export function isTransient(e: unknown): boolean {
+  if (!(e instanceof ApiError)) return true;
+  return e.status === 0 || e.status === 429 || e.status >= 500 || e.code === "network_error" || e.code === "timeout";
+}
 
 let onUnauthorized: () => void = () => {};
 export function setUnauthorizedHandler(fn: () => void) { onUnauthorized = fn; }
 
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  const token = getToken();
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const headers: Record<string, string> = { Accept: "application/json", "X-Requested-With": "natter" };
   let payload: BodyInit | undefined;
   if (body instanceof FormData) payload = body;
   else if (body !== undefined) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
@@ -37,21 +34,27 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   let data: any = null;
   try { data = await res.json(); } catch { /* not JSON */ }
   if (!res.ok) {
-    const code = data?.error?.code ?? (res.status >= 500 ? "server_error" : "http_" + res.status);
-    if (res.status === 401 && token && !path.startsWith("/api/auth/")) onUnauthorized();
+    const code = data?.error?.code ?? (res.status >= 500 ? "internal_error" : "http_" + res.status);
+    if (res.status === 401 && !path.startsWith("/api/auth/") && path !== "/api/me/password") onUnauthorized();
     throw new ApiError(res.status, code, data?.error?.message ?? res.statusText);
   }
   return data as T;
 }
 
+const enc = encodeURIComponent;
+
 export const api = {
   register: (username: string, password: string, displayName?: string) =>
-    request<{ user: User; token: string }>("POST", "/api/auth/register", { username, password, ...(displayName ? { displayName } : {}) }),
+    request<{ user: User }>("POST", "/api/auth/register", { username, password, ...(displayName ? { displayName } : {}) }),
   login: (username: string, password: string) =>
-    request<{ user: User; token: string }>("POST", "/api/auth/login", { username, password }),
+    request<{ user: User }>("POST", "/api/auth/login", { username, password }),
   logout: () => request<void>("POST", "/api/auth/logout"),
+  /** Ends every session of the user (newer servers; 404 on older ones). */
+  logoutAll: () => request<void>("POST", "/api/auth/logout-all"),
   me: () => request<{ user: User }>("GET", "/api/me"),
   updateMe: (patch: { displayName?: string; statusMessage?: string }) => request<{ user: User }>("PATCH", "/api/me", patch),
+  changePassword: (currentPassword: string, newPassword: string) =>
+    request<void>("POST", "/api/me/password", { currentPassword, newPassword }),
   uploadAvatar: (file: Blob, name = "avatar.png") => {
     const fd = new FormData();
     fd.append("avatar", file, name);
@@ -60,32 +63,58 @@ export const api = {
   removeAvatar: () => request<{ user: User }>("DELETE", "/api/me/avatar"),
   users: (q: string, cursor?: string | null, limit = 50) =>
     request<{ users: User[]; nextCursor: string | null }>(
-      "GET", `/api/users?q=${encodeURIComponent(q)}&limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`),
-  user: (id: string) => request<{ user: User }>("GET", `/api/users/${encodeURIComponent(id)}`),
+      "GET", `/api/users?q=${enc(q)}&limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ""}`),
+  user: (id: string) => request<{ user: User }>("GET", `/api/users/${enc(id)}`),
   startChat: (userId: string) => request<{ conversation: Conversation }>("POST", "/api/conversations", { userId }),
   conversations: () => request<{ conversations: Conversation[] }>("GET", "/api/conversations"),
-  conversation: (id: string) => request<{ conversation: Conversation }>("GET", `/api/conversations/${encodeURIComponent(id)}`),
+  conversation: (id: string) => request<{ conversation: Conversation }>("GET", `/api/conversations/${enc(id)}`),
   messages: (id: string, opts: { before?: number; after?: number; limit?: number } = {}) => {
     const q = new URLSearchParams();
     if (opts.before != null) q.set("before", String(opts.before));
     if (opts.after != null) q.set("after", String(opts.after));
     q.set("limit", String(opts.limit ?? 50));
-    return request<{ messages: Message[]; hasMore: boolean }>("GET", `/api/conversations/${encodeURIComponent(id)}/messages?${q}`);
+    return request<{ messages: Message[]; hasMore: boolean }>("GET", `/api/conversations/${enc(id)}/messages?${q}`);
   },
   send: (id: string, msg: string, clientId: string) =>
-    request<{ message: Message }>("POST", `/api/conversations/${encodeURIComponent(id)}/messages`, { msg, clientId }),
-  read: (id: string, seq: number) => request<void>("POST", `/api/conversations/${encodeURIComponent(id)}/read`, { seq }),
+    request<{ message: Message }>("POST", `/api/conversations/${enc(id)}/messages`, { msg, clientId }),
+  read: (id: string, seq: number) => request<void>("POST", `/api/conversations/${enc(id)}/read`, { seq }),
 };
 
-/** Everything after `after`, page by page while the server says there is more. */
-export async function fetchAfter(id: string, after: number): Promise<Message[]> {
+/** Everything after `after`, page by page while the server says there is more (at most `maxPages` pages). */
+export async function fetchAfter(id: string, after: number, maxPages = 1000): Promise<{ messages: Message[]; complete: boolean }> {
   const out: Message[] = [];
   let cursor = after;
-  for (let i = 0; i < 1000; i++) {
+  for (let i = 0; i < maxPages; i++) {
     const page = await api.messages(id, { after: cursor, limit: 100 });
     out.push(...page.messages);
     if (page.messages.length) cursor = page.messages[page.messages.length - 1].seq;
-    if (!page.hasMore || page.messages.length === 0) break;
+    if (!page.hasMore || page.messages.length === 0) return { messages: out, complete: true };
   }
-  return out;
+  return { messages: out, complete: false };
+}
+
+/**
+ * Everything in (after, upto], fetched page by page in parallel (seqs have no gaps,
+ * so the pages are known in advance), then whatever came after `upto`.
+ */
+export async function fetchRange(id: string, after: number, upto: number, parallel = 6): Promise<Message[]> {
+  const starts: number[] = [];
+  for (let s = after; s < upto; s += 100) starts.push(s);
+  const pages: Message[][] = new Array(starts.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(parallel, starts.length) }, async () => {
+    while (next < starts.length) {
+      const i = next++;
+      pages[i] = (await api.messages(id, { after: starts[i], limit: 100 })).messages;
+    }
+  }));
+  const out = pages.flat();
+  const last = out.length ? out[out.length - 1].seq : after;
+  return [...out, ...(await fetchAfter(id, last, 5)).messages];
+}
+
+/** The small (64 px) variant of an avatar, for spots of 64 CSS px or less. */
+export function smallAvatar(url: string | null): string | null {
+  if (!url) return null;
+  return url + (url.includes("?") ? "&" : "?") + "size=64";
 }

@@ -5,6 +5,91 @@ import { createContext, useContext } from "react";
 export type Lang = "ko" | "en";
 const LANG_KEY = "natter.lang";
 
+
+/** Limits the server enforces, shown in the messages that mention them. */
+export const LIMITS = { avatarBytes: 5 * 1024 * 1024, messageChars: 4000, statusChars: 140, displayNameChars: 64 } as const;
+
+// One table per language, keyed by the server's error `code` strings
+// (crates/natter/src/error.rs and the codes passed to AppError::invalid/bad_request),
+// plus a few the client makes itself (network_error, timeout, unknown, wrong_current_password,
+// logout_all_unsupported). src/i18n.test.ts checks every server code is here in both languages.
+const EN_ERRORS = {
+  invalid_credentials: "Wrong username or password.",
+  username_taken: "That username is taken.",
+  invalid_username: "Username: 3–32 characters, a–z, 0–9, _ . - only.",
+  invalid_password: "Password must be 8–256 characters.",
+  invalid_display_name: "Display name must be 1–64 characters.",
+  invalid_status_message: "Status message may be 140 characters at most.",
+  too_many_requests: "Too many attempts. Try again in a little while.",
+  payload_too_large: "That file is too large: photos can be at most 5 MB.",
+  image_too_large: "That picture is too large: at most 40 megapixels and 16,384 pixels a side.",
+  unsupported_media_type: "Use a PNG, JPEG, WebP or GIF image.",
+  invalid_image: "That file is not a picture we can read. Use a PNG, JPEG, WebP or GIF image.",
+  missing_avatar: "Choose an image first.",
+  invalid_multipart: "The upload was incomplete. Try again.",
+  invalid_message: "A message cannot be empty.",
+  message_too_long: "Messages can be at most 4,000 characters.",
+  invalid_client_id: "This message could not be sent (bad message id). Write it again.",
+  cannot_chat_with_self: "You cannot start a chat with yourself.",
+  invalid_seq: "The app asked for messages in a way the server does not accept. Reload the page.",
+  invalid_limit: "The app asked for too many items at once. Reload the page.",
+  invalid_query: "The app sent a request the server does not understand. Reload the page.",
+  malformed_json: "The app sent a request the server does not understand. Reload the page.",
+  invalid_body: "The app sent a request the server does not understand. Reload the page.",
+  invalid_payload: "The app sent a request the server does not understand. Reload the page.",
+  bad_request: "The app sent a request the server does not understand. Reload the page.",
+  method_not_allowed: "This action is not available on this server.",
+  unauthorized: "Please sign in again.",
+  forbidden: "You are not allowed to do that.",
+  wrong_current_password: "The current password is wrong.",
+  not_found: "Not found.",
+  logout_all_unsupported: "This server cannot sign out other devices yet. Change your password to end other sessions.",
+  internal_error: "The server had a problem. Try again.",
+  service_unavailable: "The server is busy or restarting. Try again in a moment.",
+  network_error: "Cannot reach the server. Check your connection.",
+  timeout: "The server did not answer in time. Try again.",
+  unknown: "Something went wrong. Try again.",
+};
+export type ErrorCode = keyof typeof EN_ERRORS;
+
+const KO_ERRORS: Record<ErrorCode, string> = {
+  invalid_credentials: "아이디 또는 비밀번호가 올바르지 않습니다.",
+  username_taken: "이미 사용 중인 아이디입니다.",
+  invalid_username: "아이디는 3–32자의 a–z, 0–9, _ . - 만 쓸 수 있습니다.",
+  invalid_password: "비밀번호는 8–256자여야 합니다.",
+  invalid_display_name: "표시 이름은 1–64자여야 합니다.",
+  invalid_status_message: "상태 메시지는 140자까지 쓸 수 있습니다.",
+  too_many_requests: "시도가 너무 많습니다. 잠시 후 다시 시도하세요.",
+  payload_too_large: "파일이 너무 큽니다. 사진은 5MB까지 올릴 수 있습니다.",
+  image_too_large: "사진이 너무 큽니다. 4천만 화소, 한 변 16,384픽셀까지 올릴 수 있습니다.",
+  unsupported_media_type: "PNG, JPEG, WebP, GIF 이미지만 쓸 수 있습니다.",
+  invalid_image: "읽을 수 없는 이미지입니다. PNG, JPEG, WebP, GIF 이미지를 쓰세요.",
+  missing_avatar: "먼저 이미지를 선택하세요.",
+  invalid_multipart: "업로드가 끝나지 않았습니다. 다시 시도하세요.",
+  invalid_message: "빈 메시지는 보낼 수 없습니다.",
+  message_too_long: "메시지는 4,000자까지 보낼 수 있습니다.",
+  invalid_client_id: "메시지를 보낼 수 없습니다(잘못된 메시지 ID). 다시 작성하세요.",
+  cannot_chat_with_self: "자기 자신과는 대화를 시작할 수 없습니다.",
+  invalid_seq: "서버가 받아들이지 않는 방식으로 메시지를 요청했습니다. 페이지를 새로 고치세요.",
+  invalid_limit: "한 번에 너무 많은 항목을 요청했습니다. 페이지를 새로 고치세요.",
+  invalid_query: "서버가 이해하지 못하는 요청입니다. 페이지를 새로 고치세요.",
+  malformed_json: "서버가 이해하지 못하는 요청입니다. 페이지를 새로 고치세요.",
+  invalid_body: "서버가 이해하지 못하는 요청입니다. 페이지를 새로 고치세요.",
+  invalid_payload: "서버가 이해하지 못하는 요청입니다. 페이지를 새로 고치세요.",
+  bad_request: "서버가 이해하지 못하는 요청입니다. 페이지를 새로 고치세요.",
+  method_not_allowed: "이 서버에서는 쓸 수 없는 기능입니다.",
+  unauthorized: "다시 로그인하세요.",
+  forbidden: "권한이 없습니다.",
+  wrong_current_password: "현재 비밀번호가 올바르지 않습니다.",
+  not_found: "찾을 수 없습니다.",
+  logout_all_unsupported: "이 서버는 아직 다른 기기 로그아웃을 지원하지 않습니다. 비밀번호를 바꾸면 다른 세션이 끝납니다.",
+  internal_error: "서버에 문제가 생겼습니다. 다시 시도하세요.",
+  service_unavailable: "서버가 바쁘거나 다시 시작하는 중입니다. 잠시 후 다시 시도하세요.",
+  network_error: "서버에 연결할 수 없습니다. 네트워크를 확인하세요.",
+  timeout: "서버가 제때 응답하지 않았습니다. 다시 시도하세요.",
+  unknown: "문제가 생겼습니다. 다시 시도하세요.",
+};
+
 const en = {
   appName: "natter",
   tagline: "Real-time chat, simple and fast.",
@@ -69,23 +154,27 @@ const en = {
   jumpToLatest: "Jump to latest",
   passwordHint: "At least 8 characters.",
   usernameHint: "3–32 characters: a–z, 0–9, _ . -",
-  errors: {
-    invalid_credentials: "Wrong username or password.",
-    username_taken: "That username is taken.",
-    invalid_username: "Username: 3–32 characters, a–z, 0–9, _ . - only.",
-    invalid_password: "Password must be 8–256 characters.",
-    invalid_displayName: "Display name must be 1–64 characters.",
-    invalid_statusMessage: "Status message may be 140 characters at most.",
-    rate_limited: "Too many attempts. Try again later.",
-    too_large: "That file is too large.",
-    unsupported_media_type: "Use a PNG, JPEG, WebP or GIF image.",
-    invalid_avatar: "Choose an image first.",
-    network_error: "Cannot reach the server.",
-    unauthorized: "Please sign in again.",
-    not_found: "Not found.",
-    server_error: "The server had a problem. Try again.",
-    unknown: "Something went wrong.",
-  } as Record<string, string>,
+  errors: EN_ERRORS,
+  newMessages: "New messages",
+  jumpNew: (n: number) => (n === 1 ? "1 new message" : `${n} new messages`),
+  linkLabel: "opens in a new tab",
+  changePassword: "Change password",
+  currentPassword: "Current password",
+  newPassword: "New password",
+  passwordChanged: "Password changed. Your other sessions were signed out.",
+  signOutEverywhere: "Sign out everywhere",
+  signOutEverywhereHint: "Ends every session of this account, on every device.",
+  signOutConfirm: "Sign out of natter on this device?",
+  signOutEverywhereConfirm: "Sign out on every device, this one included?",
+  security: "Security",
+  members: "Members",
+  membersOf: (n: number) => `${n} members`,
+  viewProfile: "View profile",
+  waitingForNetwork: "Waiting for network",
+  charCount: (n: number, max: number) => `${n.toLocaleString("en-US")} / ${max.toLocaleString("en-US")}`,
+  tooLong: (max: number) => `Messages can be at most ${max.toLocaleString("en-US")} characters.`,
+  notFoundChat: "This conversation does not exist or you are not a member.",
+  userNotFound: "This person could not be found.",
 };
 
 type Dict = typeof en;
@@ -154,23 +243,27 @@ const ko: Dict = {
   jumpToLatest: "최신 메시지로",
   passwordHint: "8자 이상.",
   usernameHint: "3–32자: a–z, 0–9, _ . -",
-  errors: {
-    invalid_credentials: "아이디 또는 비밀번호가 올바르지 않습니다.",
-    username_taken: "이미 사용 중인 아이디입니다.",
-    invalid_username: "아이디는 3–32자의 a–z, 0–9, _ . - 만 쓸 수 있습니다.",
-    invalid_password: "비밀번호는 8–256자여야 합니다.",
-    invalid_displayName: "표시 이름은 1–64자여야 합니다.",
-    invalid_statusMessage: "상태 메시지는 140자까지 쓸 수 있습니다.",
-    rate_limited: "시도가 너무 많습니다. 잠시 후 다시 시도하세요.",
-    too_large: "파일이 너무 큽니다.",
-    unsupported_media_type: "PNG, JPEG, WebP, GIF 이미지만 쓸 수 있습니다.",
-    invalid_avatar: "먼저 이미지를 선택하세요.",
-    network_error: "서버에 연결할 수 없습니다.",
-    unauthorized: "다시 로그인하세요.",
-    not_found: "찾을 수 없습니다.",
-    server_error: "서버에 문제가 생겼습니다. 다시 시도하세요.",
-    unknown: "문제가 생겼습니다.",
-  },
+  errors: KO_ERRORS,
+  newMessages: "새 메시지",
+  jumpNew: (n: number) => `새 메시지 ${n}개`,
+  linkLabel: "새 탭에서 열림",
+  changePassword: "비밀번호 변경",
+  currentPassword: "현재 비밀번호",
+  newPassword: "새 비밀번호",
+  passwordChanged: "비밀번호를 바꿨습니다. 다른 기기의 세션은 로그아웃되었습니다.",
+  signOutEverywhere: "모든 기기에서 로그아웃",
+  signOutEverywhereHint: "이 계정의 모든 기기 세션을 끝냅니다.",
+  signOutConfirm: "이 기기에서 로그아웃할까요?",
+  signOutEverywhereConfirm: "이 기기를 포함해 모든 기기에서 로그아웃할까요?",
+  security: "보안",
+  members: "참여자",
+  membersOf: (n: number) => `참여자 ${n}명`,
+  viewProfile: "프로필 보기",
+  waitingForNetwork: "네트워크 연결을 기다리는 중",
+  charCount: (n: number, max: number) => `${n.toLocaleString("ko-KR")} / ${max.toLocaleString("ko-KR")}`,
+  tooLong: (max: number) => `메시지는 ${max.toLocaleString("ko-KR")}자까지 보낼 수 있습니다.`,
+  notFoundChat: "없는 대화이거나 참여하지 않은 대화입니다.",
+  userNotFound: "사용자를 찾을 수 없습니다.",
 };
 
 export const dictionaries: Record<Lang, Dict> = { en, ko };
@@ -189,9 +282,14 @@ export function saveLang(l: Lang) {
   try { localStorage.setItem(LANG_KEY, l); } catch { /* ignore */ }
 }
 
-export function errorText(t: T, code: string | undefined, fallback?: string): string {
-  if (code && t.errors[code]) return t.errors[code];
-  return fallback || t.errors.unknown;
+/**
+ * The user's-language text for a server error code. The server's English
+ * `message` is never shown: an unknown code gets the generic text.
+ */
+export function errorText(t: T, code: string | undefined): string {
+  const table = t.errors as Record<string, string>;
+  if (code && Object.prototype.hasOwnProperty.call(table, code)) return table[code];
+  return table.unknown;
 }
 
 export const I18nContext = createContext<{ lang: Lang; t: T; setLang: (l: Lang) => void }>({

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from "react";
-import { api, ApiError, setToken } from "../api";
+import { api, ApiError } from "../api";
 import { errorText, useI18n } from "../i18n";
 import type { User } from "../types";
 import { LangSwitch } from "./LangSwitch";
@@ -21,7 +21,6 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (u: User) => void }) {
       const r = mode === "signin"
         ? await api.login(username.trim(), password)
         : await api.register(username.trim(), password, displayName.trim() || undefined);
-      setToken(r.token);
       onSignedIn(r.user);
     } catch (err) {
       const e2 = err instanceof ApiError ? err : new ApiError(0, "unknown", String(err));
@@ -34,7 +33,7 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (u: User) => void }) {
   const field = "mt-1 block w-full rounded-xl border border-slate-200 bg-white px-3.5 py-2.5 text-[15px] shadow-sm outline-none transition focus:border-indigo-500 focus:ring-4 focus:ring-indigo-500/15";
   const errId = "auth-error";
   return (
-    <main className="flex min-h-full items-center justify-center bg-gradient-to-br from-indigo-50 via-white to-violet-50 px-4 py-10">
+    <main className="relative flex h-full items-center justify-center overflow-y-auto bg-gradient-to-br from-indigo-50 via-white to-violet-50 px-4 py-10">
       <div className="w-full max-w-sm">
         <div className="mb-8 flex flex-col items-center text-center">
           <div className="mb-3 flex h-14 w-14 items-center justify-center rounded-2xl bg-indigo-600 shadow-lg shadow-indigo-600/30">
@@ -74,7 +73,7 @@ export function AuthScreen({ onSignedIn }: { onSignedIn: (u: User) => void }) {
           </label>
           {error && (
             <p id={errId} role="alert" data-testid="auth-error" data-code={error.code} className="mb-4 rounded-lg bg-rose-50 px-3 py-2 text-sm text-rose-700">
-              {errorText(t, error.code, error.message)}
+              {errorText(t, error.code)}
             </p>
           )}
           <button type="submit" disabled={busy} data-testid="auth-submit"

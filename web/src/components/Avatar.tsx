@@ -1,4 +1,5 @@
 import { useState } from "react";
+import { smallAvatar } from "../api";
 import { colorFor, initials } from "../format";
 
 interface Props {
@@ -17,6 +18,8 @@ const DOT = { sm: "h-2.5 w-2.5", md: "h-3 w-3", lg: "h-3.5 w-3.5", xl: "h-5 w-5"
 export function Avatar({ id, name, url, size = "md", online = null, lobby = false }: Props) {
   const [broken, setBroken] = useState<string | null>(null);
   if (url && broken === url) url = null; // a picture that fails to load falls back to initials
+  // Spots of 64 CSS px or less get the 64 px variant instead of the full picture.
+  const src = size === "sm" || size === "md" ? smallAvatar(url) : url;
   return (
     <span className={`relative inline-flex shrink-0 ${SIZES[size]}`}>
       {lobby ? (
@@ -24,7 +27,7 @@ export function Avatar({ id, name, url, size = "md", online = null, lobby = fals
           <svg viewBox="0 0 24 24" className="h-1/2 w-1/2" fill="none" stroke="currentColor" strokeWidth="2"><path d="M17 20h5v-2a4 4 0 0 0-5-3.9M9 20H2v-2a4 4 0 0 1 4-4h3a4 4 0 0 1 4 4v2H9Zm3-11a3 3 0 1 1-6 0 3 3 0 0 1 6 0Zm8 1a2.5 2.5 0 1 1-5 0 2.5 2.5 0 0 1 5 0Z" strokeLinecap="round" strokeLinejoin="round" /></svg>
         </span>
       ) : url ? (
-        <img src={url} alt="" data-testid="avatar-img" onError={() => setBroken(url)} className="h-full w-full rounded-full object-cover ring-1 ring-black/5" />
+        <img src={src ?? undefined} alt="" loading="lazy" width={size === "xl" ? 96 : undefined} data-testid="avatar-img" onError={() => setBroken(url)} className="h-full w-full rounded-full object-cover ring-1 ring-black/5" />
       ) : (
         <span aria-hidden="true" data-testid="avatar-initials" className={`flex h-full w-full select-none items-center justify-center rounded-full font-semibold text-white ${colorFor(id)}`}>
           {initials(name)}

@@ -1,4 +1,5 @@
 import { useEffect, useRef, useState } from "react";
+import { useLocation, useNavigate } from "react-router";
 import { api, ApiError } from "../api";
 import { listTime, presenceText } from "../format";
 import { errorText, useI18n } from "../i18n";
@@ -12,17 +13,24 @@ export type Tab = "chats" | "people";
 interface Props {
   state: State;
   tab: Tab;
-  setTab: (t: Tab) => void;
-  onOpen: (id: string) => void;
+  activeId: string | null;
+  connected: boolean;
   onStartChat: (userId: string) => Promise<void>;
-  onProfile: () => void;
   onSignOut: () => void;
   profileOpen: boolean;
 }
 
-export function Sidebar({ state, tab, setTab, onOpen, onStartChat, onProfile, onSignOut, profileOpen }: Props) {
+export function Sidebar({ state, tab, activeId, connected, onStartChat, onSignOut, profileOpen }: Props) {
   const { t } = useI18n();
   const me = state.me!;
+  const navigate = useNavigate();
+  const [confirming, setConfirming] = useState(false);
+  const setTab = (id: Tab) => navigate(id === "people" ? "/people" : "/");
+  // `inApp` tells the chat's back button that Back leads to where we came from in the app.
+  // Switching from one open chat to another replaces the entry, so Back still leads to the list.
+  const location = useLocation();
+  const onOpen = (id: string) => navigate(`/c/${encodeURIComponent(id)}`,
+    activeId ? { replace: true, state: location.state } : { state: { inApp: true } });
   const tabBtn = (id: Tab, label: string) => (
     <button
       role="tab"
@@ -41,7 +49,7 @@ export function Sidebar({ state, tab, setTab, onOpen, onStartChat, onProfile, on
   return (
     <>
       <header className="flex items-center gap-3 border-b border-slate-200 px-4 py-3">
-        <button onClick={onProfile} data-testid="open-profile" aria-pressed={profileOpen}
+        <button onClick={() => navigate("/profile", { state: { inApp: true } })} data-testid="open-profile" aria-pressed={profileOpen}
           className="flex min-w-0 flex-1 items-center gap-3 rounded-xl p-1 text-left transition hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
           <Avatar id={me.id} name={me.displayName} url={me.avatarUrl} size="md" online={state.connection === "connected"} />
           <span className="min-w-0">
@@ -50,27 +58,31 @@ export function Sidebar({ state, tab, setTab, onOpen, onStartChat, onProfile, on
           </span>
         </button>
         <LangSwitch compact />
-        <button onClick={onSignOut} data-testid="sign-out" aria-label={t.signOut} title={t.signOut}
+        <button onClick={() => setConfirming(true)} data-testid="sign-out" aria-haspopup="dialog" aria-label={t.signOut} title={t.signOut}
           className="rounded-lg p-2 text-slate-500 transition hover:bg-slate-100 hover:text-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
           <svg viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="1.8" aria-hidden="true"><path d="M15.75 9V5.25A2.25 2.25 0 0 0 13.5 3h-6a2.25 2.25 0 0 0-2.25 2.25v13.5A2.25 2.25 0 0 0 7.5 21h6a2.25 2.25 0 0 0 2.25-2.25V15m3 0 3-3m0 0-3-3m3 3H9" strokeLinecap="round" strokeLinejoin="round" /></svg>
         </button>
       </header>
+      {confirming && (
+        <ConfirmDialog text={t.signOutConfirm} confirm={t.signOut} onCancel={() => setConfirming(false)}
+          onConfirm={() => { setConfirming(false); onSignOut(); }} />
+      )}
       <div role="tablist" aria-label={t.chats} className="mx-4 mt-3 flex gap-1 rounded-xl bg-slate-100 p-1">
         {tabBtn("chats", unreadTotal > 0 ? `${t.chats} (${unreadTotal})` : t.chats)}
         {tabBtn("people", t.people)}
       </div>
       <div className="min-h-0 flex-1 overflow-y-auto scroll-thin" id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
         {tab === "chats" ? (
-          <ConversationList state={state} onOpen={onOpen} onFindPeople={() => setTab("people")} />
+          <ConversationList state={state} activeId={activeId} connected={connected} onOpen={onOpen} onFindPeople={() => setTab("people")} />
         ) : (
-          <Directory onStartChat={onStartChat} users={state.users} />
+          <Directory onStartChat={onStartChat} users={state.users} connected={connected} onProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />
         )}
       </div>
     </>
   );
 }
 
-function ConversationList({ state, onOpen, onFindPeople }: { state: State; onOpen: (id: string) => void; onFindPeople: () => void }) {
+function ConversationList({ state, activeId, connected, onOpen, onFindPeople }: { state: State; activeId: string | null; connected: boolean; onOpen: (id: string) => void; onFindPeople: () => void }) {
   const { t, lang } = useI18n();
   const me = state.me!;
   const list = state.conversations;
@@ -81,7 +93,7 @@ function ConversationList({ state, onOpen, onFindPeople }: { state: State; onOpe
           <li key={c.id}>
             <ConversationItem c={c} peer={c.peer ? state.users[c.peer.id] ?? c.peer : null} meId={me.id}
               senderName={c.lastMessage ? state.users[c.lastMessage.senderId]?.displayName ?? c.lastMessage.user : ""}
-              active={state.activeId === c.id} onOpen={onOpen} lang={lang} />
+              active={activeId === c.id} connected={connected} onOpen={onOpen} lang={lang} />
           </li>
         ))}
       </ul>
@@ -97,8 +109,8 @@ function ConversationList({ state, onOpen, onFindPeople }: { state: State; onOpe
   );
 }
 
-function ConversationItem({ c, peer, meId, senderName, active, onOpen, lang }: {
-  c: Conversation; peer: User | null; meId: string; senderName: string; active: boolean; onOpen: (id: string) => void; lang: "ko" | "en";
+function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen, lang }: {
+  c: Conversation; peer: User | null; meId: string; senderName: string; active: boolean; connected: boolean; onOpen: (id: string) => void; lang: "ko" | "en";
 }) {
   const { t } = useI18n();
   const lobby = c.kind === "lobby";
@@ -116,10 +128,10 @@ function ConversationItem({ c, peer, meId, senderName, active, onOpen, lang }: {
       className={`flex w-full items-center gap-3 rounded-xl px-3 py-2.5 text-left transition focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 ${
         active ? "bg-indigo-50" : "hover:bg-slate-50"}`}
     >
-      <Avatar id={peer?.id ?? c.id} name={name} url={peer?.avatarUrl ?? null} lobby={lobby} online={peer ? peer.online : null} />
+      <Avatar id={peer?.id ?? c.id} name={name} url={peer?.avatarUrl ?? null} lobby={lobby} online={peer && connected ? peer.online : null} />
       <span className="min-w-0 flex-1">
         <span className="flex items-baseline gap-2">
-          <span className={`min-w-0 flex-1 truncate ${c.unreadCount ? "font-semibold text-slate-900" : "font-medium text-slate-800"}`} data-testid="conversation-name">{name}{peer && <span className="sr-only">, {peer.online ? t.online : t.offline}</span>}</span>
+          <span className={`min-w-0 flex-1 truncate ${c.unreadCount ? "font-semibold text-slate-900" : "font-medium text-slate-800"}`} data-testid="conversation-name">{name}{peer && connected && <span className="sr-only">, {peer.online ? t.online : t.offline}</span>}</span>
           {last && <time className={`shrink-0 text-xs ${c.unreadCount ? "font-medium text-indigo-700" : active ? "text-slate-600" : "text-slate-500"}`} dateTime={new Date(last.createdAt).toISOString()}>{listTime(last.createdAt, lang)}</time>}
         </span>
         <span className="mt-0.5 flex items-center gap-2">
@@ -135,7 +147,7 @@ function ConversationItem({ c, peer, meId, senderName, active, onOpen, lang }: {
   );
 }
 
-function Directory({ onStartChat, users }: { onStartChat: (userId: string) => Promise<void>; users: Record<string, User> }) {
+function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: (userId: string) => Promise<void>; users: Record<string, User>; connected: boolean; onProfile: (id: string) => void }) {
   const { t, lang } = useI18n();
   const [q, setQ] = useState("");
   const [results, setResults] = useState<User[] | null>(null);
@@ -157,7 +169,7 @@ function Directory({ onStartChat, users }: { onStartChat: (userId: string) => Pr
           <span className="sr-only">{t.searchPeople}</span>
           <svg viewBox="0 0 24 24" className="pointer-events-none absolute left-3 top-1/2 h-4 w-4 -translate-y-1/2 text-slate-500" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="m21 21-4.3-4.3M17 10.5a6.5 6.5 0 1 1-13 0 6.5 6.5 0 0 1 13 0Z" strokeLinecap="round" /></svg>
           <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder={t.searchPlaceholder} data-testid="directory-search"
-            aria-label={t.searchPeople} autoFocus
+            aria-label={t.searchPeople}
             className="w-full rounded-xl border border-slate-200 bg-slate-50 py-2 pl-9 pr-3 text-sm outline-none transition focus:border-indigo-500 focus:bg-white focus:ring-4 focus:ring-indigo-500/15" />
         </label>
       </div>
@@ -168,11 +180,14 @@ function Directory({ onStartChat, users }: { onStartChat: (userId: string) => Pr
           const u = users[r.id] ?? r;
           return (
             <li key={u.id} data-testid="directory-result" data-username={u.username} className="flex items-center gap-3 rounded-xl px-3 py-2 hover:bg-slate-50">
-              <Avatar id={u.id} name={u.displayName} url={u.avatarUrl} online={u.online} />
-              <span className="min-w-0 flex-1">
-                <span className="block truncate font-medium">{u.displayName}</span>
-                <span className="block truncate text-xs text-slate-500">@{u.username} · {u.statusMessage || presenceText(u, lang, t)}</span>
-              </span>
+              <button onClick={() => onProfile(u.id)} data-testid="directory-profile" title={t.viewProfile}
+                className="flex min-w-0 flex-1 items-center gap-3 rounded-lg text-left focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
+                <Avatar id={u.id} name={u.displayName} url={u.avatarUrl} online={connected ? u.online : null} />
+                <span className="min-w-0 flex-1">
+                  <span className="block truncate font-medium">{u.displayName}</span>
+                  <span className="block truncate text-xs text-slate-500">@{u.username} · {u.statusMessage || (connected ? presenceText(u, lang, t) : "")}</span>
+                </span>
+              </button>
               <button onClick={() => { onStartChat(u.id).catch((e) => setError(e instanceof ApiError ? e.code : "unknown")); }}
                 data-testid="start-chat" aria-label={`${t.startChat}: ${u.displayName}`}
                 className="shrink-0 rounded-lg bg-indigo-600 px-3 py-1.5 text-xs font-semibold text-white shadow-sm transition hover:bg-indigo-700 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40">
@@ -199,5 +214,27 @@ function Directory({ onStartChat, users }: { onStartChat: (userId: string) => Pr
         </div>
       )}
     </section>
+  );
+}
+
+/** A small modal confirmation (sign-out). Esc or the backdrop cancels. */
+export function ConfirmDialog({ text, confirm, onConfirm, onCancel }: { text: string; confirm: string; onConfirm: () => void; onCancel: () => void }) {
+  const { t } = useI18n();
+  const ok = useRef<HTMLButtonElement>(null);
+  useEffect(() => { ok.current?.focus(); }, []);
+  return (
+    <div className="fixed inset-0 z-50 flex items-center justify-center bg-slate-900/40 p-4" onClick={onCancel}
+      onKeyDown={(e) => { if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); onCancel(); } }}>
+      <div role="alertdialog" aria-modal="true" aria-labelledby="confirm-text" data-testid="confirm-dialog" onClick={(e) => e.stopPropagation()}
+        className="w-full max-w-xs rounded-2xl bg-white p-5 shadow-2xl">
+        <p id="confirm-text" className="text-sm font-medium text-slate-800">{text}</p>
+        <div className="mt-4 flex justify-end gap-2">
+          <button onClick={onCancel} data-testid="confirm-cancel"
+            className="rounded-lg px-3 py-1.5 text-sm font-medium text-slate-600 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">{t.cancel}</button>
+          <button ref={ok} onClick={onConfirm} data-testid="confirm-ok"
+            className="rounded-lg bg-rose-600 px-3 py-1.5 text-sm font-semibold text-white hover:bg-rose-700 focus:outline-none focus-visible:ring-4 focus-visible:ring-rose-500/40">{confirm}</button>
+        </div>
+      </div>
+    </div>
   );
 }

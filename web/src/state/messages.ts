@@ -16,6 +16,8 @@ export interface LocalMessage {
   clientId: string;
   createdAt: number;
   status: SendStatus;
+  /** The server's error code when a send failed for good. */
+  error?: string;
 }
 
 /** The loaded window of one conversation's history. */
@@ -71,8 +73,8 @@ export function addPending(list: LocalMessage[], m: Omit<LocalMessage, "status" 
   return [...list, { ...m, id: null, seq: null, status: "pending" as const }].sort(compareMessages);
 }
 
-export function setStatus(list: LocalMessage[], clientId: string, status: SendStatus): LocalMessage[] {
-  return list.map((m) => (m.seq == null && m.clientId === clientId ? { ...m, status } : m));
+export function setStatus(list: LocalMessage[], clientId: string, status: SendStatus, error?: string): LocalMessage[] {
+  return list.map((m) => (m.seq == null && m.clientId === clientId ? { ...m, status, error } : m));
 }
 
 export function lastStoredSeq(list: LocalMessage[]): number {
@@ -81,6 +83,46 @@ export function lastStoredSeq(list: LocalMessage[]): number {
     if (s != null) return s;
   }
   return 0;
+}
+
+/**
+ * The last seq of the block that starts at the first stored message and has no
+ * holes. Catch-up after a reconnect asks for `after=` this, not the highest seq
+ * held, so a message that was missed between two others is fetched too.
+ */
+export function contiguousSeq(list: LocalMessage[]): number {
+  let last: number | null = null;
+  for (const m of list) {
+    if (m.seq == null) continue;
+    if (last == null || m.seq === last + 1) last = m.seq;
+    else if (m.seq > last + 1) break;
+  }
+  return last ?? 0;
+}
+
+/**
+ * A live message arrived for a loaded log: if its seq is not the next one after
+ * the contiguous block held, returns the `after=` seq to fetch the gap from;
+ * otherwise null. A seq already held or older needs nothing.
+ */
+export function gapBefore(list: LocalMessage[], incomingSeq: number): number | null {
+  const c = contiguousSeq(list);
+  if (c === 0) return null; // nothing loaded yet: the first page load brings it
+  if (incomingSeq <= c + 1) return null;
+  return c;
+}
+
+/** The seq of the first message from someone else after my read mark (where the "new messages" divider goes), or null. */
+export function firstUnreadSeq(list: LocalMessage[], meId: string, lastReadSeq: number): number | null {
+  for (const m of list) if (m.seq != null && m.seq > lastReadSeq && m.senderId !== meId) return m.seq;
+  return null;
+}
+
+/** How many messages come after index `lastVisible` (for the jump-to-latest button). */
+export function newerThan(list: LocalMessage[], lastVisible: number, meId: string): number {
+  let n = 0;
+  for (let i = Math.max(0, lastVisible + 1); i < list.length; i++) if (list[i].senderId !== meId) n++;
+  return n;
 }
 
 export function firstStoredSeq(list: LocalMessage[]): number | null {

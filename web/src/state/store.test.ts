@@ -25,13 +25,18 @@ describe("reducer", () => {
     expect(s.conversations[0].id).toBe("lobby");
   });
 
-  it("viewing the conversation keeps unread at zero", () => {
+  it("a message in the open conversation is unread until it is seen on screen", () => {
     let s = start();
     s = reducer(s, { type: "open", conversationId: "d1" });
     s = reducer(s, { type: "history", conversationId: "d1", messages: [], hasMore: false, older: false });
-    s = reducer(s, { type: "messages", conversationId: "d1", messages: [m(1)], visible: true });
+    s = reducer(s, { type: "messages", conversationId: "d1", messages: [m(1), m(2)], visible: true });
+    expect(s.conversations.find((c) => c.id === "d1")!.unreadCount).toBe(2);
+    expect(s.logs.d1.messages.map((x) => x.seq)).toEqual([1, 2]);
+    // The list shows seq 1: one left.
+    s = reducer(s, { type: "markRead", conversationId: "d1", seq: 1 });
+    expect(s.conversations.find((c) => c.id === "d1")!.unreadCount).toBe(1);
+    s = reducer(s, { type: "markRead", conversationId: "d1", seq: 2 });
     expect(s.conversations.find((c) => c.id === "d1")!.unreadCount).toBe(0);
-    expect(s.logs.d1.messages.map((x) => x.seq)).toEqual([1]);
   });
 
   it("catch-up after reconnect adds only what is missing", () => {

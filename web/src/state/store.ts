@@ -1,8 +1,8 @@
 // The whole client state as one pure reducer: sockets, fetches and timers live
-// in src/app.tsx and only dispatch actions here.
+// in the hooks under src/hooks/ and only dispatch actions here.
 import type { Conversation, Message, PresenceEvent, User } from "../types";
 import {
-  addPending, applyHistoryPage, applyMessageToConversation, emptyLog, markReadUpTo,
+  addPending, applyHistoryPage, applyMessageToConversation, countUnread, emptyLog, markReadUpTo,
   mergeMessages, setStatus, sortConversations, upsertConversation, type ChatLog, type LocalMessage,
 } from "./messages";
 
@@ -31,7 +31,7 @@ export type Action =
   | { type: "history"; conversationId: string; messages: Message[]; hasMore: boolean; older: boolean }
   | { type: "messages"; conversationId: string; messages: Message[]; visible: boolean }
   | { type: "pending"; message: Omit<LocalMessage, "status" | "seq" | "id"> }
-  | { type: "sendFailed"; conversationId: string; clientId: string }
+  | { type: "sendFailed"; conversationId: string; clientId: string; code?: string }
   | { type: "peerRead"; conversationId: string; userId: string; seq: number }
   | { type: "markRead"; conversationId: string; seq: number }
   | { type: "typing"; conversationId: string; userId: string; until: number }
@@ -91,7 +91,9 @@ export function reducer(state: State, a: Action): State {
     case "messages": {
       if (a.messages.length === 0 || !state.me) return state;
       const meId = state.me.id;
-      const viewing = a.visible && state.activeId === a.conversationId;
+      // Messages from others count as unread until they are actually seen on screen
+      // (the chat view reports what it shows; see "markRead").
+      const viewing = false;
       const log = state.logs[a.conversationId];
       const logs = log ? { ...state.logs, [a.conversationId]: { ...log, messages: mergeMessages(log.messages, a.messages) } } : state.logs;
       let conversations = state.conversations;
@@ -117,13 +119,13 @@ export function reducer(state: State, a: Action): State {
     }
     case "pending": {
       const id = a.message.conversationId;
-      const log = state.logs[id] ?? { ...emptyLog(), loaded: true };
+      const log = state.logs[id] ?? emptyLog();
       return { ...state, logs: { ...state.logs, [id]: { ...log, messages: addPending(log.messages, a.message) } } };
     }
     case "sendFailed": {
       const log = state.logs[a.conversationId];
       if (!log) return state;
-      return { ...state, logs: { ...state.logs, [a.conversationId]: { ...log, messages: setStatus(log.messages, a.clientId, "failed") } } };
+      return { ...state, logs: { ...state.logs, [a.conversationId]: { ...log, messages: setStatus(log.messages, a.clientId, "failed", a.code) } } };
     }
     case "peerRead": {
       if (state.me && a.userId === state.me.id) {
@@ -134,7 +136,15 @@ export function reducer(state: State, a: Action): State {
       return { ...state, conversations };
     }
     case "markRead": {
-      const conversations = state.conversations.map((c) => (c.id === a.conversationId ? markReadUpTo(c, a.seq) : c));
+      const log = state.logs[a.conversationId];
+      const meId = state.me?.id ?? "";
+      const conversations = state.conversations.map((c) => {
+        if (c.id !== a.conversationId) return c;
+        const seq = Math.max(c.lastReadSeq, a.seq);
+        // What is still unread after the mark, when we hold the history up to the latest.
+        const held = log && log.loaded && (c.lastMessage?.seq ?? 0) <= (log.messages.filter((m) => m.seq != null).at(-1)?.seq ?? 0);
+        return markReadUpTo(c, a.seq, held ? countUnread(log.messages, meId, seq) : 0);
+      });
       return { ...state, conversations };
     }
     case "typing": {

@@ -1,0 +1,97 @@
+// Other people: someone's profile (/u/<id>) and the lobby's member list.
+import { useEffect, useState } from "react";
+import { api, ApiError } from "../api";
+import { presenceText } from "../format";
+import { errorText, useI18n } from "../i18n";
+import type { User } from "../types";
+import { Avatar } from "./Avatar";
+
+export function UserProfile({ id, users, connected, onBack, onMessage, onLoaded }: {
+  id: string; users: Record<string, User>; connected: boolean; onBack: () => void;
+  onMessage: (id: string) => Promise<void>; onLoaded: (u: User) => void;
+}) {
+  const { t, lang } = useI18n();
+  const [error, setError] = useState<string | null>(null);
+  const u = users[id];
+  useEffect(() => {
+    let stop = false;
+    api.user(id).then((r) => { if (!stop) onLoaded(r.user); }).catch((e) => { if (!stop) setError(e instanceof ApiError ? e.code : "unknown"); });
+    return () => { stop = true; };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id]);
+  return (
+    <section className="flex min-h-0 flex-1 flex-col" data-testid="user-profile" data-user-id={id} aria-labelledby="user-profile-title">
+      <header className="flex items-center gap-3 border-b border-slate-200 bg-white px-3 py-3 md:px-6">
+        <button onClick={onBack} aria-label={t.back} data-testid="user-profile-back"
+          className="rounded-lg p-2 text-slate-500 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
+          <svg viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="M15.75 19.5 8.25 12l7.5-7.5" strokeLinecap="round" strokeLinejoin="round" /></svg>
+        </button>
+        <h2 id="user-profile-title" className="text-lg font-semibold">{t.profile}</h2>
+      </header>
+      <div className="min-h-0 flex-1 overflow-y-auto px-4 py-8">
+        {u ? (
+          <div className="mx-auto flex max-w-sm flex-col items-center gap-3 rounded-2xl border border-slate-200 bg-white p-6 text-center shadow-sm">
+            <Avatar id={u.id} name={u.displayName} url={u.avatarUrl} size="xl" online={connected ? u.online : null} />
+            <div>
+              <p className="text-xl font-semibold text-slate-900" data-testid="user-profile-name">{u.displayName}</p>
+              <p className="text-sm text-slate-500">@{u.username}</p>
+            </div>
+            {u.statusMessage && <p className="text-sm text-slate-700">{u.statusMessage}</p>}
+            <p className="text-xs text-slate-500" data-testid="user-profile-presence">{connected ? presenceText(u, lang, t) : t.waitingForNetwork}</p>
+            <button onClick={() => { onMessage(u.id).catch((e) => setError(e instanceof ApiError ? e.code : "unknown")); }} data-testid="user-profile-message"
+              className="mt-2 rounded-xl bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-700 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40">
+              {t.startChat}
+            </button>
+          </div>
+        ) : error ? (
+          <p role="alert" className="text-center text-sm text-rose-700">{error === "not_found" ? t.userNotFound : errorText(t, error)}</p>
+        ) : (
+          <p role="status" className="text-center text-sm text-slate-500">…</p>
+        )}
+      </div>
+    </section>
+  );
+}
+
+/** Everyone in the lobby, with presence (from GET /api/users; live presence from the store). */
+export function LobbyMembers({ me, users, connected, onLoaded, onOpen }: {
+  me: User; users: Record<string, User>; connected: boolean; onLoaded: (list: User[]) => void; onOpen: (id: string) => void;
+}) {
+  const { t, lang } = useI18n();
+  const [ids, setIds] = useState<string[] | null>(null);
+  const [more, setMore] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let stop = false;
+    api.users("", null, 100).then((r) => {
+      if (stop) return;
+      onLoaded(r.users);
+      setIds(r.users.map((u) => u.id));
+      setMore(!!r.nextCursor);
+    }).catch((e) => { if (!stop) setError(e instanceof ApiError ? e.code : "unknown"); });
+    return () => { stop = true; };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  const list = [me, ...(ids ?? []).map((id) => users[id]).filter((u): u is User => !!u)];
+  list.sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
+  return (
+    <div data-testid="lobby-members" className="max-h-[40%] overflow-y-auto border-b border-slate-200 bg-white px-3 py-2 scroll-thin md:px-5">
+      <p className="px-1 pb-1 text-xs font-semibold text-slate-500">{ids ? t.membersOf(list.length) + (more ? "+" : "") : t.members}</p>
+      {error && <p role="alert" className="text-sm text-rose-700">{errorText(t, error)}</p>}
+      <ul className="grid grid-cols-1 gap-0.5 sm:grid-cols-2">
+        {list.map((u) => (
+          <li key={u.id}>
+            <button onClick={() => { if (u.id !== me.id) onOpen(u.id); }} data-testid="lobby-member" data-username={u.username} data-online={u.online ? "true" : "false"}
+              className="flex w-full items-center gap-2 rounded-lg px-2 py-1.5 text-left hover:bg-slate-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
+              <Avatar id={u.id} name={u.displayName} url={u.avatarUrl} size="sm" online={connected ? (u.id === me.id ? true : u.online) : null} />
+              <span className="min-w-0 flex-1">
+                <span className="block truncate text-sm font-medium">{u.id === me.id ? `${u.displayName} (${t.me})` : u.displayName}</span>
+                <span className="block truncate text-[11px] text-slate-500">{connected ? presenceText(u.id === me.id ? { ...u, online: true } : u, lang, t) : ""}</span>
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
