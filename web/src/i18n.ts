@@ -16,6 +16,8 @@ export const LIMITS = { avatarBytes: 5 * 1024 * 1024, messageChars: 4000, status
 const EN_ERRORS = {
   invalid_credentials: "Wrong username or password.",
   username_taken: "That username is taken.",
+  conflict: "That already exists.",
+  invalid_cursor: "The list moved on. Reload the page.",
   invalid_username: "Username: 3–32 characters, a–z, 0–9, _ . - only.",
   invalid_password: "Password must be 8–256 characters.",
   invalid_display_name: "Display name must be 1–64 characters.",
@@ -55,6 +57,8 @@ export type ErrorCode = keyof typeof EN_ERRORS;
 const KO_ERRORS: Record<ErrorCode, string> = {
   invalid_credentials: "아이디 또는 비밀번호가 올바르지 않습니다.",
   username_taken: "이미 사용 중인 아이디입니다.",
+  conflict: "이미 있는 항목입니다.",
+  invalid_cursor: "목록이 바뀌었습니다. 페이지를 새로 고치세요.",
   invalid_username: "아이디는 3–32자의 a–z, 0–9, _ . - 만 쓸 수 있습니다.",
   invalid_password: "비밀번호는 8–256자여야 합니다.",
   invalid_display_name: "표시 이름은 1–64자여야 합니다.",

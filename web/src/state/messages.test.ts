@@ -13,7 +13,7 @@ function msg(seq: number, senderId = PEER, clientId = `c${seq}`, conversationId 
   return { id: `m${seq}`, conversationId, seq, senderId, user: senderId === ME ? "me" : "peer", msg: `hello ${seq}`, clientId, createdAt: t0 + seq * 1000 };
 }
 function conv(id: string, over: Partial<Conversation> = {}): Conversation {
-  return { id, kind: id === "lobby" ? "lobby" : "direct", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, createdAt: 0, ...over };
+  return { id, kind: id === "lobby" ? "lobby" : "direct", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, createdAt: 0, lastActivityAt: 0, ...over };
 }
 const seqs = (l: LocalMessage[]) => l.map((m) => m.seq);
 
