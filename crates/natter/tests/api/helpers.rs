@@ -1,9 +1,8 @@
 //! Test harness: the real natter app on an ephemeral port with a fresh database
 //! (a temp SQLite file, or a new PostgreSQL database), an HTTP client, and a real
 //! Socket.IO client.
-#![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +16,6 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 pub struct TestApp {
-    pub addr: SocketAddr,
     database_url: Option<String>,
     /// The PostgreSQL database this app made for itself, dropped with it.
     owned_database: Option<OwnedDatabase>,
@@ -29,23 +27,23 @@ pub struct TestApp {
 
 /// Runs one scenario against SQLite and against PostgreSQL (skipped, loudly,
 /// when no PostgreSQL server is reachable).
-#[macro_export]
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {$(
         mod $scenario {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$scenario($crate::common::TestApp::sqlite().await).await;
+                super::$scenario($crate::helpers::TestApp::sqlite().await).await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(app) = $crate::common::TestApp::postgres().await {
+                if let Some(app) = $crate::helpers::TestApp::postgres().await {
                     super::$scenario(app).await;
                 }
             }
         }
     )*};
 }
+pub(crate) use on_both_backends;
 
 pub fn postgres_admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
@@ -134,7 +132,6 @@ impl TestApp {
             let _ = stopped.await;
         }));
         Self {
-            addr,
             database_url,
             owned_database: None,
             base: format!("http://{addr}"),
@@ -247,6 +244,21 @@ impl TestApp {
         .await
         .expect("socket connects")
     }
+}
+
+/// Clears the server configuration (`DATABASE_URL`, `REDIS_URL`, `NATTER_*`) that
+/// `command` would inherit, so a natter process it starts, directly or through
+/// npm, gets only the settings the test passes. All the tests share one process:
+/// with `REDIS_URL` set for the cluster test, every spawned server would otherwise
+/// join one Redis channel prefix and hear the others' events.
+pub fn without_server_config(command: &mut Command) -> &mut Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("NATTER_") || name == "DATABASE_URL" || name == "REDIS_URL" {
+            command.env_remove(&*name);
+        }
+    }
+    command
 }
 
 /// Writes past the test harness's output capture, so a skip is seen even on success.

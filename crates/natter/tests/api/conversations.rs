@@ -2,11 +2,10 @@
 //! gapless seq, keyset pages, idempotent sends, read marks, message limits,
 //! membership, and the lobby's `POST /api/chat`.
 
-mod common;
-
-use common::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestUser, on_both_backends};
 
 fn error_code(body: &Value) -> &str {
     body["error"]["code"]
@@ -359,7 +358,7 @@ async fn read_marks_never_move_backwards(app: TestApp) {
         app.send(&alice, &id, &format!("m{i}"), &format!("c{i}"))
             .await;
     }
-    let conversation = async |user: &common::TestUser| {
+    let conversation = async |user: &TestUser| {
         app.get(&format!("/api/conversations/{id}"), &user.token)
             .await
             .1["conversation"]

@@ -2,14 +2,13 @@
 //! with acks, delivery to every socket of every member, error acks, and the
 //! `conversation`, `typing`, `read`, `presence` and `user` events.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, TestSocket};
 use reqwest::{Method, StatusCode};
 use rust_socketio::TransportType;
 use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestSocket, on_both_backends};
 
 async fn connect_needs_a_valid_session(app: TestApp) {
     for auth in [

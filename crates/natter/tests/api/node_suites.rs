@@ -6,10 +6,10 @@
 //!
 //! Without Node (or Chromium, for the browser) they are skipped, loudly.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::helpers::{loud, without_server_config};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,7 +39,7 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn run(dir: &Path, args: &[&str]) {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let output = Command::new("npm")
+    let output = without_server_config(&mut Command::new("npm"))
         .args(args)
         .current_dir(dir)
         .env("NATTER_BIN", env!("CARGO_BIN_EXE_natter"))
@@ -59,7 +59,7 @@ fn run(dir: &Path, args: &[&str]) {
 #[test]
 fn socket_io_client_compatibility() {
     if !node_available() {
-        return common::loud("SKIPPED: socket.io-client compatibility tests need Node.js");
+        return loud("SKIPPED: socket.io-client compatibility tests need Node.js");
     }
     npm(&repo_root().join("tests/compat"), &["test"]);
 }
@@ -67,7 +67,7 @@ fn socket_io_client_compatibility() {
 #[test]
 fn web_unit_tests() {
     if !node_available() {
-        return common::loud("SKIPPED: web unit tests need Node.js");
+        return loud("SKIPPED: web unit tests need Node.js");
     }
     npm(&repo_root().join("web"), &["test"]);
 }
@@ -75,12 +75,10 @@ fn web_unit_tests() {
 #[test]
 fn browser_tests() {
     if !node_available() {
-        return common::loud("SKIPPED: browser tests need Node.js");
+        return loud("SKIPPED: browser tests need Node.js");
     }
     if !Path::new("/usr/bin/chromium").exists() {
-        return common::loud(
-            "SKIPPED: browser tests need /usr/bin/chromium (apt-get install chromium)",
-        );
+        return loud("SKIPPED: browser tests need /usr/bin/chromium (apt-get install chromium)");
     }
     npm(&repo_root().join("web"), &["run", "e2e"]);
 }

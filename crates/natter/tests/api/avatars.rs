@@ -2,14 +2,13 @@
 //! metadata gone), refusal of non-images, oversize bodies and decompression
 //! bombs, versioned URLs with long-lived caching, removal, and the `user` event.
 
-mod common;
-
 use std::io::Cursor;
 
-use common::{TestApp, TestUser};
 use image::{DynamicImage, ImageFormat, RgbImage};
 use reqwest::{StatusCode, header};
 use serde_json::Value;
+
+use crate::helpers::{TestApp, TestUser};
 
 fn picture(format: ImageFormat, width: u32, height: u32) -> Vec<u8> {
     let image = RgbImage::from_fn(width, height, |x, y| {

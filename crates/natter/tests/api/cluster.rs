@@ -3,11 +3,10 @@
 //! time, and history written through one node is read through the other.
 //! Skipped, loudly, without PostgreSQL and Redis.
 
-mod common;
-
-use common::TestApp;
 use reqwest::Method;
 use serde_json::json;
+
+use crate::helpers::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_on_different_nodes_chat_in_real_time() {

@@ -6,14 +6,14 @@
 //! directory. Every acknowledged message must be in the history, in order, with
 //! gapless seqs.
 
-mod common;
-
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use crate::helpers::without_server_config;
 
 struct Server {
     child: Child,
@@ -37,10 +37,9 @@ fn free_port() -> u16 {
 }
 
 async fn start(data_dir: &std::path::Path, port: u16) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
+    let mut child = without_server_config(&mut Command::new(env!("CARGO_BIN_EXE_natter")))
         .env("NATTER_ADDR", format!("127.0.0.1:{port}"))
         .env("NATTER_DATA_DIR", data_dir)
-        .env_remove("DATABASE_URL")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

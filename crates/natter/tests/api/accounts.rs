@@ -1,11 +1,10 @@
 //! Accounts over HTTP: register, sign in, sign out, sessions, profile limits, CSRF,
 //! throttling and the error shape for malformed input.
 
-mod common;
-
-use common::TestApp;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestSocket, on_both_backends};
 
 fn error_code(body: &Value) -> &str {
     body["error"]["code"]
@@ -368,7 +367,7 @@ async fn password_change_ends_other_sessions(app: TestApp) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(app.get("/api/me", &other).await.0, StatusCode::UNAUTHORIZED);
     assert!(
-        common::TestSocket::connect(
+        TestSocket::connect(
             &app.base,
             Some(json!({"token": other})),
             rust_socketio::TransportType::Websocket
