@@ -24,7 +24,7 @@ pub enum ServerEvent {
     Message(Message),
     /// A conversation appeared in (or changed for) the user's list.
     #[serde(rename = "conversation")]
-    Conversation(Conversation),
+    Conversation(Box<Conversation>),
     #[serde(rename = "typing")]
     Typing(TypingEvent),
     #[serde(rename = "read")]

@@ -69,7 +69,7 @@ impl Notifier {
     }
 
     pub async fn conversation(&self, user_id: &UserId, conversation: &Conversation) {
-        let event = ServerEvent::Conversation(conversation.clone());
+        let event = ServerEvent::Conversation(Box::new(conversation.clone()));
         self.emit(Audience::User(user_id), event).await;
     }
 

@@ -72,7 +72,7 @@ impl TestApp {
                 return None;
             }
         };
-        let name = format!("natter_t_{}", natter::ids::new_id());
+        let name = format!("natter_t_{}", natter::domain::UserId::generate());
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
@@ -106,7 +106,7 @@ impl TestApp {
         let database_url = first.database_url.clone();
         let database = first.owned_database.take();
         // A prefix of its own, so concurrent tests on one Redis do not hear each other.
-        let prefix = format!("natter-test-{}", natter::ids::new_id());
+        let prefix = format!("natter-test-{}", natter::domain::UserId::generate());
         let node = |dir: &tempfile::TempDir| {
             let mut config = Config::for_data_dir(dir.path());
             config.database_url = database_url.clone();
