@@ -1,4 +1,4 @@
-//! The HTTP API under `/api`, `/healthz`, and the web UI for every other path.
+//! The HTTP API under `/api`, `/healthz`, `/readyz`, and the web UI for every other path.
 
 pub mod auth;
 pub mod avatars;
@@ -54,6 +54,7 @@ pub fn router(ctx: Ctx) -> Router {
     Router::new()
         .nest("/api", api)
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .fallback(web::serve)
         .with_state(ctx)
 }
@@ -71,4 +72,27 @@ async fn healthz(State(ctx): State<Ctx>) -> impl IntoResponse {
             axum::Json(serde_json::json!({ "status": "database unavailable" })),
         )
     }
+}
+
+/// Readiness: 200 only while the database and (with `REDIS_URL`) Redis answer,
+/// else 503 naming what is down. `/healthz` stays the liveness check: a node
+/// without Redis still serves its own users and should not be restarted.
+async fn readyz(State(ctx): State<Ctx>) -> impl IntoResponse {
+    let database = ctx.store.ping().await;
+    let redis = ctx.notifier.redis_ready();
+    let ready = database && redis != Some(false);
+    let word = |up: bool| if up { "ok" } else { "down" };
+    let mut body = serde_json::json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "database": word(database),
+    });
+    if let Some(redis) = redis {
+        body["redis"] = word(redis).into();
+    }
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body))
 }
