@@ -207,7 +207,8 @@ async fn watch(mut conn: ConnectionManager, health: std::sync::Weak<Health>) {
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        let ping = redis::cmd("PING").query_async::<redis::Value>(&mut conn);
+        let ping = redis::cmd("PING");
+        let ping = ping.query_async::<redis::Value>(&mut conn);
         let ok = matches!(tokio::time::timeout(HEALTH_INTERVAL, ping).await, Ok(Ok(_)));
         match health.upgrade() {
             Some(health) => health.set(ok),
