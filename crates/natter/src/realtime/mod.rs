@@ -100,7 +100,10 @@ pub async fn build(config: &Config) -> anyhow::Result<(Io, RealtimeLayer)> {
         Some(url) => {
             let (builder, driver) = with_redis(builder, url, &config.redis_prefix).await?;
             let (layer, io) = builder.build_layer();
-            Ok((Io::Redis(RedisIo { io, driver }), RealtimeLayer::Redis(layer)))
+            Ok((
+                Io::Redis(RedisIo { io, driver }),
+                RealtimeLayer::Redis(layer),
+            ))
         }
     }
 }

@@ -70,7 +70,9 @@ impl Notifier {
 
     pub async fn conversation(&self, user_id: &str, conversation: &Conversation) {
         let room = user_room(user_id);
-        self.log_failure(with_io!(self, io => io.to(room).emit("conversation", conversation).await));
+        self.log_failure(
+            with_io!(self, io => io.to(room).emit("conversation", conversation).await),
+        );
     }
 
     pub async fn typing(&self, members: &Members, conversation_id: &str, user_id: &str) {
