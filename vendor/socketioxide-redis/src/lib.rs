@@ -470,7 +470,10 @@ impl<E: SocketEmitter, R: Driver> CoreAdapter<E> for CustomRedisAdapter<E, R> {
             None
         } else {
             let req = RequestOut::new(self.uid, RequestTypeOut::Broadcast(&packet), &opts);
-            Some((encode_req::<R>(req).map_err(AdapterError::from)?, opts.server_id))
+            Some((
+                encode_req::<R>(req).map_err(AdapterError::from)?,
+                opts.server_id,
+            ))
         };
 
         let local = self.local.broadcast(packet, opts);
@@ -565,7 +568,10 @@ impl<E: SocketEmitter, R: Driver> CoreAdapter<E> for CustomRedisAdapter<E, R> {
             None
         } else {
             let req = RequestOut::new(self.uid, RequestTypeOut::DisconnectSockets, &opts);
-            Some((encode_req::<R>(req).map_err(AdapterError::from)?, opts.server_id))
+            Some((
+                encode_req::<R>(req).map_err(AdapterError::from)?,
+                opts.server_id,
+            ))
         };
         let local = self.local.disconnect_socket(opts);
         if let Some((req, target_uid)) = req {
