@@ -157,3 +157,14 @@ pub struct Health {
     /// `ok`, or what is down.
     pub status: String,
 }
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready` or `unavailable`.
+    pub status: String,
+    /// `ok` or `down`.
+    pub database: String,
+    /// `ok` or `down`; absent on a node without Redis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
+}

@@ -1,4 +1,4 @@
-//! The HTTP API under `/api`, `/healthz`, and the web UI for every other path.
+//! The HTTP API under `/api`, `/healthz`, `/readyz`, and the web UI for every other path.
 //!
 //! Routes are registered through `utoipa_axum`'s `OpenApiRouter`, which records
 //! each handler's `#[utoipa::path]` as it adds the route: the OpenAPI document
@@ -23,7 +23,7 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::contract::bodies::Health;
+use crate::contract::bodies::{Health, Readiness};
 use crate::error::AppError;
 use crate::state::Ctx;
 
@@ -57,6 +57,7 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                 .routes(routes!(openapi_json)),
         )
         .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 /// The OpenAPI document of this server's HTTP API.
@@ -111,4 +112,30 @@ async fn healthz(State(ctx): State<Ctx>) -> (StatusCode, axum::Json<Health>) {
             axum::Json(Health { status }),
         )
     }
+}
+
+/// Readiness: 200 only while the database and (with `REDIS_URL`) Redis answer,
+/// else 503 naming what is down. `/healthz` stays the liveness check: a node
+/// without Redis still serves its own users and should not be restarted.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "ready to take traffic", body = Readiness),
+        (status = 503, description = "the database or Redis is down", body = Readiness),
+    ))]
+async fn readyz(State(ctx): State<Ctx>) -> (StatusCode, axum::Json<Readiness>) {
+    let database = ctx.store.ping().await;
+    let redis = ctx.notifier.redis_ready();
+    let ready = database && redis != Some(false);
+    let word = |up: bool| if up { "ok" } else { "down" }.to_owned();
+    let body = Readiness {
+        status: if ready { "ready" } else { "unavailable" }.to_owned(),
+        database: word(database),
+        redis: redis.map(word),
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body))
 }

@@ -2,12 +2,18 @@
 //! and presence. Sockets join `user:<id>`; everything they receive is emitted to
 //! those rooms by the [`notifier`]. With `REDIS_URL` set, the socketioxide-redis
 //! adapter carries every emit to the sockets on the other nodes too.
+//!
+//! The adapter is our patched socketioxide-redis (`vendor/`): it delivers to this
+//! node's sockets before publishing, reconnects and re-subscribes by itself, and
+//! says whether Redis answers ([`redis_ready`]), which `/readyz` reports and which
+//! sign-out checks before it promises to end sessions on every node.
 
 pub mod connect;
 pub mod events;
 pub mod notifier;
 pub mod owned_head;
 
+use std::ops::Deref;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -17,7 +23,7 @@ use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::{SocketIo, SocketIoBuilder, handler::ConnectHandler};
 use socketioxide_core::adapter::DefinedAdapter;
-use socketioxide_redis::drivers::redis::redis_client as redis;
+use socketioxide_redis::drivers::redis::{RedisDriver, redis_client as redis};
 use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 
 use crate::config::Config;
@@ -30,7 +36,31 @@ pub const PATH: &str = "/api/socket.io";
 #[derive(Clone)]
 pub enum Io {
     Local(SocketIo<LocalAdapter>),
-    Redis(SocketIo<RedisAdapter<Emitter>>),
+    Redis(RedisIo),
+}
+
+/// The handle of a node that fans out through Redis, with the adapter's driver,
+/// which knows whether Redis answers. It derefs to the `SocketIo`.
+#[derive(Clone)]
+pub struct RedisIo {
+    io: SocketIo<RedisAdapter<Emitter>>,
+    driver: RedisDriver,
+}
+
+impl Deref for RedisIo {
+    type Target = SocketIo<RedisAdapter<Emitter>>;
+    fn deref(&self) -> &Self::Target {
+        &self.io
+    }
+}
+
+/// Whether Redis answers (a PING every second, and at once when the connection
+/// drops): `None` on a single node, which has no Redis.
+pub fn redis_ready(io: &Io) -> Option<bool> {
+    match io {
+        Io::Local(_) => None,
+        Io::Redis(io) => Some(io.driver.is_connected()),
+    }
 }
 
 /// The Socket.IO layer that goes in front of the HTTP router.
@@ -67,10 +97,12 @@ pub async fn build(config: &Config) -> anyhow::Result<(Io, RealtimeLayer)> {
             Ok((Io::Local(io), RealtimeLayer::Local(layer)))
         }
         Some(url) => {
-            let (layer, io) = with_redis(builder, url, &config.redis_prefix)
-                .await?
-                .build_layer();
-            Ok((Io::Redis(io), RealtimeLayer::Redis(layer)))
+            let (builder, driver) = with_redis(builder, url, &config.redis_prefix).await?;
+            let (layer, io) = builder.build_layer();
+            Ok((
+                Io::Redis(RedisIo { io, driver }),
+                RealtimeLayer::Redis(layer),
+            ))
         }
     }
 }
@@ -79,7 +111,7 @@ async fn with_redis(
     builder: SocketIoBuilder,
     url: &str,
     prefix: &str,
-) -> anyhow::Result<SocketIoBuilder<RedisAdapter<Emitter>>> {
+) -> anyhow::Result<(SocketIoBuilder<RedisAdapter<Emitter>>, RedisDriver)> {
     // The adapter speaks RESP3 (Redis 7+).
     let url = if url.contains("protocol=") {
         url.to_owned()
@@ -90,16 +122,19 @@ async fn with_redis(
     };
     let client = redis::Client::open(url).context("parsing REDIS_URL")?;
     let config = RedisAdapterConfig::new().with_prefix(prefix.to_owned());
-    let adapter = RedisAdapterCtr::new_with_redis_config(&client, config)
+    let driver = RedisDriver::new(&client)
         .await
         .context("connecting to Redis")?;
-    Ok(builder.with_adapter::<RedisAdapter<_>>(adapter))
+    let adapter = RedisAdapterCtr::new_with_driver(driver.clone(), config);
+    Ok((builder.with_adapter::<RedisAdapter<_>>(adapter), driver))
 }
 
 pub async fn attach(io: &Io, ctx: Ctx) -> anyhow::Result<()> {
     match io {
         Io::Local(io) => attach_to(io, ctx),
-        Io::Redis(io) => attach_to(io, ctx).await.context("subscribing to Redis")?,
+        Io::Redis(io) => attach_to(&io.io, ctx)
+            .await
+            .context("subscribing to Redis")?,
     }
     Ok(())
 }

@@ -3,6 +3,10 @@
 //! a user reaches all their tabs and devices, on this node or, through the Redis
 //! adapter, any other. Each payload is serialised once per emit, whatever the
 //! room count.
+//!
+//! While Redis is down, this node's sockets still get every event (the adapter
+//! delivers locally before it publishes); the failed publishes are logged at
+//! debug level only, since the adapter already logged the outage once.
 
 use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
@@ -50,6 +54,17 @@ enum Audience<'a> {
 impl Notifier {
     pub fn new(io: Io) -> Self {
         Self { io }
+    }
+
+    /// Whether Redis answers; `None` on a single node.
+    pub fn redis_ready(&self) -> Option<bool> {
+        super::redis_ready(&self.io)
+    }
+
+    /// False while Redis is configured but down: events reach this node's
+    /// sockets only, and sessions cannot be ended on the other nodes.
+    pub fn reaches_every_node(&self) -> bool {
+        self.redis_ready() != Some(false)
     }
 
     /// Delivers committed messages in the order the writer committed them.
@@ -128,21 +143,27 @@ impl Notifier {
     pub async fn end_sessions(&self, token_hashes: &[String]) {
         for hash in token_hashes {
             let room = session_room(hash);
-            log_failure(with_io!(self, io => io.to(room).disconnect().await));
+            self.log_failure(with_io!(self, io => io.to(room).disconnect().await));
         }
     }
 
-    /// How many sockets other than `this` the user has, on every node (0 when the
-    /// count fails).
+    /// How many sockets other than `this` the user has, on every node (on this
+    /// node only when the other nodes cannot be asked).
     pub async fn other_sockets_of(&self, user_id: &UserId, this: Sid) -> usize {
         let room = user_room(user_id);
-        let count = with_io!(self, io => io.to(room).fetch_sockets().await.map(|sockets| {
+        let count = with_io!(self, io => io.to(room.clone()).fetch_sockets().await.map(|sockets| {
             sockets.iter().filter(|s| s.data().id != this).count()
         }));
-        count.unwrap_or_else(|e| {
-            tracing::warn!("counting sockets failed: {e}");
-            0
-        })
+        match count {
+            Ok(count) => count,
+            Err(e) => {
+                self.log_failure::<()>(Err(format!("counting sockets on every node: {e}")));
+                let local = with_io!(self, io => io.local().to(room).fetch_sockets().await.map(|sockets| {
+                    sockets.iter().filter(|s| s.data().id != this).count()
+                }));
+                local.unwrap_or(0)
+            }
+        }
     }
 
     async fn emit(&self, audience: Audience<'_>, event: ServerEvent) {
@@ -176,12 +197,16 @@ impl Notifier {
                 with_io!(self, io => io.to(rooms).emit(name, &data).await)
             }
         };
-        log_failure(result);
+        self.log_failure(result);
     }
-}
 
-fn log_failure(result: Result<(), String>) {
-    if let Err(e) = result {
-        tracing::warn!("emit failed: {e}");
+    fn log_failure<T>(&self, result: Result<T, String>) {
+        if let Err(e) = result {
+            if self.reaches_every_node() {
+                tracing::warn!("emit failed: {e}");
+            } else {
+                tracing::debug!("emit not published, Redis is down: {e}");
+            }
+        }
     }
 }

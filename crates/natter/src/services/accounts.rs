@@ -125,9 +125,23 @@ async fn start_session(ctx: &Ctx, user: UserRow) -> AppResult<Session> {
 }
 
 pub async fn logout(ctx: &Ctx, user: &AuthUser) -> AppResult<()> {
+    every_node_reachable(ctx)?;
     ctx.store.delete_session(&user.token_hash).await?;
     sessions::end(ctx, std::slice::from_ref(&user.token_hash)).await;
     Ok(())
+}
+
+/// Sign-out promises that the session's live sockets close on every node. While
+/// Redis is down the other nodes cannot be told, so the request is refused (503)
+/// rather than half done.
+fn every_node_reachable(ctx: &Ctx) -> AppResult<()> {
+    if ctx.notifier.reaches_every_node() {
+        Ok(())
+    } else {
+        Err(AppError::Unavailable(anyhow::anyhow!(
+            "Redis is down: sessions cannot be ended on the other nodes"
+        )))
+    }
 }
 
 /// Changes the password and ends every other session of the user.
@@ -137,6 +151,7 @@ pub async fn change_password(
     current: Password,
     new: Password,
 ) -> AppResult<()> {
+    every_node_reachable(ctx)?;
     let stored = ctx.store.password_hash(&user.id).await?;
     if !verify_password(ctx, current, stored).await? {
         return Err(AppError::Forbidden("current password is wrong"));

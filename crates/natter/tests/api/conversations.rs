@@ -325,6 +325,22 @@ async fn message_limits(app: TestApp) {
             json!({"msg": "ok", "clientId": "c".repeat(65)}),
             "invalid_client_id",
         ),
+        (
+            json!({"msg": "nul \u{0} inside", "clientId": "g"}),
+            "invalid_message",
+        ),
+        (
+            json!({"msg": "control \u{1}", "clientId": "h"}),
+            "invalid_message",
+        ),
+        (
+            json!({"msg": "c1 \u{85}", "clientId": "i"}),
+            "invalid_message",
+        ),
+        (
+            json!({"msg": "ok", "clientId": "nul\u{0}"}),
+            "invalid_client_id",
+        ),
     ];
     for (body, code) in cases {
         let (status, answer) = app.post(&path, &alice.token, body).await;
@@ -343,7 +359,7 @@ async fn message_limits(app: TestApp) {
         history["messages"][1]["msg"], kept,
         "history gives it back byte for byte"
     );
-    let odd = "emoji 🎉, NUL-free control \u{1} tab\t, backslash \\ and \u{2028}";
+    let odd = "emoji 🎉, tab\t, backslash \\, line separator \u{2028} and Hangul 한글";
     let sent = app.send(&alice, &id, odd, "f").await;
     let (_, history) = app.get(&format!("{path}?after=2"), &alice.token).await;
     assert_eq!(history["messages"][0], sent);

@@ -20,3 +20,4 @@ mod conversations;
 mod durability;
 mod node_suites;
 mod realtime;
+mod redis_restart;
