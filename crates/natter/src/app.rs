@@ -34,6 +34,7 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        crate::telemetry::handle();
         let store = Store::connect(&config).await?;
         let (io, socket_layer) = realtime::build(&config).await?;
         let notifier = Notifier::new(io.clone());
@@ -52,6 +53,8 @@ impl App {
             login_throttle: Default::default(),
         });
         realtime::attach(&io, ctx.clone()).await?;
+        let notifier = ctx.notifier.clone();
+        crate::telemetry::watch_redis(move || notifier.redis_ready());
         let router = crate::http::router(ctx.clone())
             .layer(CompressionLayer::new())
             .layer(CatchPanicLayer::custom(|_| {

@@ -47,6 +47,13 @@ pub struct Config {
           value_parser = clap::builder::BoolishValueParser::new())]
     pub secure_cookie: bool,
 
+    /// Serve Prometheus metrics at `/metrics` on the listening port (counts
+    /// only, no user data; restrict it at the proxy if the port is public).
+    #[arg(long, env = "NATTER_METRICS", default_value_t = true, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub metrics: bool,
+
     /// Log format.
     #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

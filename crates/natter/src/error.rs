@@ -39,6 +39,9 @@ pub enum AppError {
     Invalid { code: &'static str, message: String },
     #[error("too many attempts, try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 429 on a socket: too many of its requests are still being answered.
+    #[error("too many requests in flight on this connection; wait for their answers")]
+    Busy,
     #[error("a backing service is unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -75,6 +78,7 @@ impl AppError {
             Self::TooLarge(_) => "payload_too_large",
             Self::UnsupportedMedia(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "too_many_requests",
+            Self::Busy => "busy",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -91,7 +95,7 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::Busy => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -99,8 +103,15 @@ impl AppError {
 
     /// The `{error: {code, message}}` body shared by HTTP answers and socket acks.
     pub fn body(&self) -> ErrorBody {
-        if let Self::Unavailable(cause) | Self::Internal(cause) = self {
-            tracing::error!(code = self.code(), "{cause:#}");
+        match self {
+            Self::Unavailable(cause) | Self::Internal(cause) => {
+                tracing::error!(code = self.code(), "{cause:#}");
+            }
+            Self::TooManyRequests { .. } | Self::Busy => {
+                metrics::counter!(crate::telemetry::RATE_LIMITED, "code" => self.code())
+                    .increment(1);
+            }
+            _ => {}
         }
         ErrorBody {
             error: ErrorDetail {

@@ -17,3 +17,4 @@ pub mod realtime;
 pub mod services;
 pub mod state;
 pub mod store;
+pub mod telemetry;

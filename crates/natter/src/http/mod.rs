@@ -58,6 +58,7 @@ fn api_routes() -> OpenApiRouter<Ctx> {
         )
         .routes(routes!(healthz))
         .routes(routes!(readyz))
+        .routes(routes!(metrics))
 }
 
 /// The OpenAPI document of this server's HTTP API.
@@ -138,4 +139,26 @@ async fn readyz(State(ctx): State<Ctx>) -> (StatusCode, axum::Json<Readiness>) {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (status, axum::Json(body))
+}
+
+/// Prometheus metrics (text format 0.0.4); 404 when `NATTER_METRICS=false`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "the metrics of docs/operations.md", content_type = "text/plain"),
+        (status = 404, description = "metrics are turned off", body = crate::contract::events::ErrorBody),
+    ))]
+async fn metrics(State(ctx): State<Ctx>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if !ctx.config.metrics {
+        return AppError::NotFound("route").into_response();
+    }
+    let text = crate::telemetry::handle().render();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
+use tokio::sync::Semaphore;
 
 use crate::contract::events::{
     ClientRequest, MarkRead, OkAck, ReadAck, SendAck, SendMessage, StartTyping,
@@ -20,8 +21,20 @@ use crate::services::{conversations, messages};
 use crate::state::Ctx;
 use crate::store::writer::Sent;
 
+/// Requests of one socket being answered at once; one more gets `busy` at once.
+/// Each answer is a packet in the socket's outgoing queue (engine.io's
+/// `max_buffer_size`): bounding them keeps a fast sender from filling its own
+/// queue with acks, so every request that asked for an ack gets one.
+pub const MAX_IN_FLIGHT: usize = 64;
+
 pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUser>) {
-    on(socket, ctx, user, |ctx, user, p: SendMessage| async move {
+    let scope = Scope {
+        ctx: ctx.clone(),
+        user: user.clone(),
+        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+    };
+
+    scope.on(socket, |ctx, user, p: SendMessage| async move {
         let msg = MessageText::parse(p.msg)?;
         let client_id = ClientId::parse(p.client_id)?;
         let conversation_id = ConversationId::parse(&p.conversation_id)?;
@@ -30,13 +43,13 @@ pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUse
         Ok(SendAck { ok: true, message })
     });
 
-    on(socket, ctx, user, |ctx, user, p: StartTyping| async move {
+    scope.on(socket, |ctx, user, p: StartTyping| async move {
         let conversation_id = ConversationId::parse(&p.conversation_id)?;
         conversations::typing(&ctx, &user, &conversation_id).await?;
         Ok(OkAck { ok: true })
     });
 
-    on(socket, ctx, user, |ctx, user, p: MarkRead| async move {
+    scope.on(socket, |ctx, user, p: MarkRead| async move {
         let seq = Seq::parse(p.seq, "seq")?;
         let conversation_id = ConversationId::parse(&p.conversation_id)?;
         let seq = conversations::mark_read(&ctx, &user, &conversation_id, seq).await?;
@@ -44,35 +57,48 @@ pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUse
     });
 }
 
-/// Registers `handler` for `R`'s event on this socket.
-fn on<A, R, F, Fut>(socket: &SocketRef<A>, ctx: &Ctx, user: &Arc<AuthUser>, handler: F)
-where
-    A: Adapter,
-    R: ClientRequest,
-    F: Fn(Ctx, Arc<AuthUser>, R) -> Fut + Clone + Send + Sync + 'static,
-    Fut: Future<Output = AppResult<R::Ack>> + Send + 'static,
-{
-    let (ctx, user) = (ctx.clone(), user.clone());
-    socket.on(
-        R::EVENT,
-        move |TryData(payload): TryData<R>, ack: AckSender<A>| {
-            let (ctx, user, handler) = (ctx.clone(), user.clone(), handler.clone());
-            async move {
-                let result = match payload {
-                    Ok(payload) => handler(ctx, user, payload).await,
-                    Err(e) => Err(AppError::bad_request(
-                        "invalid_payload",
-                        format!("invalid payload: {e}"),
-                    )),
-                };
-                let sent = match &result {
-                    Ok(answer) => ack.send(answer),
-                    Err(e) => ack.send(&e.body()),
-                };
-                if let Err(e) = sent {
-                    tracing::warn!(event = R::EVENT, "ack not delivered: {e}");
+/// What every handler of one socket shares: the app, the caller, and the
+/// socket's budget of requests in flight.
+struct Scope {
+    ctx: Ctx,
+    user: Arc<AuthUser>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Scope {
+    /// Registers `handler` for `R`'s event on this socket.
+    fn on<A, R, F, Fut>(&self, socket: &SocketRef<A>, handler: F)
+    where
+        A: Adapter,
+        R: ClientRequest,
+        F: Fn(Ctx, Arc<AuthUser>, R) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = AppResult<R::Ack>> + Send + 'static,
+    {
+        let (ctx, user, in_flight) = (self.ctx.clone(), self.user.clone(), self.in_flight.clone());
+        socket.on(
+            R::EVENT,
+            move |TryData(payload): TryData<R>, ack: AckSender<A>| {
+                let (ctx, user, handler) = (ctx.clone(), user.clone(), handler.clone());
+                let permit = in_flight.clone().try_acquire_owned();
+                async move {
+                    let result = match (permit, payload) {
+                        (Err(_), _) => Err(AppError::Busy),
+                        (Ok(_permit), Ok(payload)) => handler(ctx, user, payload).await,
+                        (Ok(_), Err(e)) => Err(AppError::bad_request(
+                            "invalid_payload",
+                            format!("invalid payload: {e}"),
+                        )),
+                    };
+                    let sent = match &result {
+                        Ok(answer) => ack.send(answer),
+                        Err(e) => ack.send(&e.body()),
+                    };
+                    if let Err(e) = sent {
+                        metrics::counter!(crate::telemetry::ACKS_UNDELIVERED).increment(1);
+                        tracing::warn!(event = R::EVENT, "ack not delivered: {e}");
+                    }
                 }
-            }
-        },
-    );
+            },
+        );
+    }
 }

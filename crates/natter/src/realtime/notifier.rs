@@ -202,6 +202,7 @@ impl Notifier {
 
     fn log_failure<T>(&self, result: Result<T, String>) {
         if let Err(e) = result {
+            metrics::counter!(crate::telemetry::EMIT_FAILURES).increment(1);
             if self.reaches_every_node() {
                 tracing::warn!("emit failed: {e}");
             } else {

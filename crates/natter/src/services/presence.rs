@@ -17,6 +17,7 @@ use crate::state::Ctx;
 /// Counts a new socket of `user`; true when it is their first on this node.
 /// Call [`socket_disconnected`] exactly once for every call of this.
 pub fn socket_opened(ctx: &Ctx, user: &AuthUser) -> bool {
+    metrics::gauge!(crate::telemetry::SOCKETS_CONNECTED).increment(1.0);
     ctx.presence.connected(&user.id)
 }
 
@@ -31,6 +32,7 @@ pub async fn announce_online(ctx: &Ctx, user: &AuthUser, sid: Sid, first_here: b
 /// A socket of `user` closed: if it was their last anywhere, store when they
 /// were last seen and announce them offline.
 pub async fn socket_disconnected(ctx: &Ctx, user: &AuthUser, sid: Sid) {
+    metrics::gauge!(crate::telemetry::SOCKETS_CONNECTED).decrement(1.0);
     if ctx.presence.disconnected(&user.id)
         && ctx.notifier.other_sockets_of(&user.id, sid).await == 0
     {

@@ -109,7 +109,11 @@ async fn run_lane(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let outcomes = match commit(&store, &batch).await {
+        metrics::histogram!(crate::telemetry::COMMIT_BATCH_SIZE).record(batch.len() as f64);
+        let started = std::time::Instant::now();
+        let committed_batch = commit(&store, &batch).await;
+        metrics::histogram!(crate::telemetry::COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+        let outcomes = match committed_batch {
             Ok(outcomes) => outcomes,
             // One bad send must not sink the others: retry each on its own.
             Err(batch_error) => {
@@ -129,6 +133,7 @@ async fn run_lane(
         };
         for (job, outcome) in batch.drain(..).zip(outcomes) {
             if let Ok(Sent::New(message)) = &outcome {
+                metrics::counter!(crate::telemetry::MESSAGES_STORED).increment(1);
                 let _ = committed.send(Committed {
                     message: message.clone(),
                     members: job.request.members.clone(),
