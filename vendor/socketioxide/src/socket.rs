@@ -74,6 +74,11 @@ pub enum DisconnectReason {
 
     /// The server is being closed
     ClosingServer,
+
+    /// The socket's queue of outgoing packets was full (`max_buffer_size`): the client did
+    /// not read as fast as packets were emitted to it. The connection is closed rather than
+    /// dropping a packet on a live socket.
+    BufferFull,
 }
 
 impl std::fmt::Display for DisconnectReason {
@@ -88,6 +93,7 @@ impl std::fmt::Display for DisconnectReason {
             ClientNSDisconnect => "client has manually disconnected the socket from the namespace",
             ServerNSDisconnect => "socket was forcefully disconnected from the namespace",
             ClosingServer => "server is being closed",
+            BufferFull => "the socket's queue of outgoing packets was full",
         };
         f.write_str(str)
     }
@@ -103,6 +109,7 @@ impl From<EIoDisconnectReason> for DisconnectReason {
             EIoDisconnectReason::MultipleHttpPollingError => MultipleHttpPollingError,
             EIoDisconnectReason::PacketParsingError => PacketParsingError,
             EIoDisconnectReason::ClosingServer => ClosingServer,
+            EIoDisconnectReason::BufferFull => BufferFull,
         }
     }
 }

@@ -12,7 +12,10 @@ use futures_util::{
 };
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
 use smallvec::smallvec;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::{
+    io::{AsyncRead, AsyncWrite},
+    sync::mpsc::error::TrySendError,
+};
 use tokio_tungstenite::{
     WebSocketStream,
     tungstenite::{
@@ -27,7 +30,7 @@ use engineioxide_core::{Packet, ProtocolVersion, Sid, Str, TransportType};
 
 use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
-    errors::Error, handler::EngineIoHandler, socket::InternalRx, transport::make_open_packet,
+    errors::Error, handler::EngineIoHandler, transport::make_open_packet,
 };
 
 /// Create a response for websocket upgrade
@@ -159,39 +162,58 @@ where
 
         let mut ws = ws_init().await;
         init_handshake(socket.id, &mut ws, &engine.config).await?;
-        socket
-            .clone()
-            .spawn_heartbeat(engine.config.ping_interval, engine.config.ping_timeout);
         (socket, ws)
     };
     let (tx, rx) = ws.split();
 
-    // Pipe between websocket and internal socket channel.
-    tokio::spawn(forward_to_socket::<H, S>(socket.clone(), tx));
-
+    // The reader, the writer and (for a session opened on this websocket) the heartbeat
+    // run as futures of this one task rather than as three tasks: a task costs its own
+    // allocation, and an idle connection should cost as little as possible.
+    let config = &engine.config;
+    let heartbeat = async {
+        if sid.is_none() {
+            socket.heartbeat(config.ping_interval, config.ping_timeout).await;
+        } else {
+            // An upgraded session keeps the heartbeat task it started with.
+            socket.cancellation_token.cancelled().await;
+        }
+        // The session is closed. The writer flushes what is queued, but a peer that no
+        // longer reads must not hold the connection forever: it gets `ping_timeout`.
+        tokio::time::sleep(config.ping_timeout).await;
+    };
     // pipe between internal socket channel and websocket
-    match forward_to_handler(&engine, rx, &socket)
-        .with_cancellation_token(&socket.cancellation_token)
-        .await
-    {
-        Some(Err(ref e)) => {
-            let reason =
-                Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
+    let writer = async {
+        tokio::select! {
+            _ = forward_to_socket::<H, S>(socket.clone(), tx) => {}
+            _ = heartbeat => {}
+        }
+    };
+    // Pipe between websocket and internal socket channel.
+    let reader = async {
+        match forward_to_handler(&engine, rx, &socket)
+            .with_cancellation_token(&socket.cancellation_token)
+            .await
+        {
+            Some(Err(ref e)) => {
+                let reason = Option::<DisconnectReason>::from(e)
+                    .unwrap_or(DisconnectReason::TransportError);
 
-            #[cfg(feature = "tracing")]
-            tracing::debug!("error when handling packet: {:?}", e);
-            engine.close_session(socket.id, reason);
+                #[cfg(feature = "tracing")]
+                tracing::debug!("error when handling packet: {:?}", e);
+                engine.close_session(socket.id, reason);
+            }
+            Some(Ok(())) => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = %socket.id, "ws transport was closed");
+                engine.close_session(socket.id, DisconnectReason::TransportClose);
+            }
+            None => {
+                #[cfg(feature = "tracing")]
+                tracing::debug!(sid = %socket.id, "socket is closing");
+            }
         }
-        Some(Ok(())) => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "ws transport was closed");
-            engine.close_session(socket.id, DisconnectReason::TransportClose);
-        }
-        None => {
-            #[cfg(feature = "tracing")]
-            tracing::debug!(sid = %socket.id, "socket is closing");
-        }
-    }
+    };
+    tokio::join!(reader, writer);
     Ok(())
 }
 
@@ -214,8 +236,8 @@ where
                     break;
                 }
                 Packet::Pong | Packet::Ping => {
-                    // A full channel means that the client is already known to be alive.
-                    socket.heartbeat_tx.try_send(()).ok();
+                    // A pending signal means that the client is already known to be alive.
+                    socket.heartbeat.notify_one();
                     Ok::<(), Error>(())
                 }
                 Packet::Message(msg) => {
@@ -259,7 +281,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
 {
     // A polling request that was in progress during the upgrade may still hold the lock.
     let lock = socket.internal_rx.lock();
-    let Some(mut internal_rx) = lock
+    let Some(_internal_rx) = lock
         .with_cancellation_token(&socket.cancellation_token)
         .await
     else {
@@ -267,11 +289,7 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let InternalRx {
-        buffered_rx,
-        volatile_rx,
-        ..
-    } = &mut *internal_rx;
+    let queue = &socket.queue;
 
     // map a packet to a websocket message
     // It is declared as a macro rather than a closure to avoid ownership issues
@@ -306,17 +324,18 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
             };
         }
 
-    // Forward buffered packets until the channel is closed or the session is cancelled.
+    // Forward queued packets (buffered ones first, then the volatile one) until the
+    // queue is closed or the session is cancelled.
     loop {
         tokio::select! {
             biased;
-            items = buffered_rx.recv() => {
+            items = queue.recv() => {
                 match items {
                     Some(packets) => {
                         for item in packets {
                             map_fn!(item);
                         }
-                        while let Ok(packets) = buffered_rx.try_recv() {
+                        while let Some(packets) = queue.try_recv() {
                             for item in packets {
                                 map_fn!(item);
                             }
@@ -326,16 +345,6 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
                 }
             }
             _ = socket.cancellation_token.cancelled() => break,
-            Ok(()) = volatile_rx.changed() => {
-                let val = volatile_rx.borrow_and_update().clone();
-                if let Some(packets) = val {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!(sid = ?socket.id, "ws volatile flush: {} packets", packets.len());
-                    for item in packets {
-                        map_fn!(item);
-                    }
-                }
-            },
         }
 
         #[cfg(feature = "tracing")]
@@ -406,11 +415,10 @@ where
     socket.start_upgrade();
 
     // We send a last Noop request to close a potential waiting polling request.
-    socket
-        .internal_tx
-        .send(smallvec![Packet::Noop])
-        .await
-        .map_err(|_| Error::Upgrade)?;
+    // A full queue needs none: a polling request does not wait while packets are queued.
+    if let Err(TrySendError::Closed(_)) = socket.queue.try_send(smallvec![Packet::Noop]) {
+        return Err(Error::Upgrade);
+    }
 
     // wait for any current polling connection to finish by waiting for the socket to be unlocked
     // All other polling connection will be immediately closed with a NOOP packet.
