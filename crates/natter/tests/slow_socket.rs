@@ -35,7 +35,9 @@ impl Poller {
         let handshake: Value = serde_json::from_str(open.strip_prefix('0').expect(&open)).unwrap();
         let url = format!("{base}&sid={}", handshake["sid"].as_str().unwrap());
         let poller = Self { http, url };
-        poller.post(&format!("40{}", json!({ "token": token }))).await;
+        poller
+            .post(&format!("40{}", json!({ "token": token })))
+            .await;
         let (packets, open) = poller.poll().await;
         assert!(open, "the session stays open after CONNECT");
         assert!(packets.iter().any(|p| p.starts_with("40")), "{packets:?}");
@@ -43,7 +45,12 @@ impl Poller {
     }
 
     async fn post(&self, packet: &str) {
-        let response = self.http.post(&self.url).body(packet.to_owned()).send().await;
+        let response = self
+            .http
+            .post(&self.url)
+            .body(packet.to_owned())
+            .send()
+            .await;
         assert!(response.unwrap().status().is_success(), "POST {packet}");
     }
 
@@ -113,7 +120,10 @@ async fn a_socket_that_cannot_keep_up_is_closed_never_skipped() {
                         let message = &event[1];
                         let conversation = message["conversationId"].as_str().unwrap();
                         let seq = message["seq"].as_i64().unwrap();
-                        delivered.entry(conversation.to_owned()).or_default().push(seq);
+                        delivered
+                            .entry(conversation.to_owned())
+                            .or_default()
+                            .push(seq);
                     }
                 }
                 _ => {}
@@ -127,10 +137,21 @@ async fn a_socket_that_cannot_keep_up_is_closed_never_skipped() {
     // Never a silent gap: per conversation, a prefix of the stored seqs, in order;
     // and all of them unless the session was closed.
     for (conversation, seqs) in &stored {
-        let got = delivered.get(conversation).map(Vec::as_slice).unwrap_or(&[]);
-        assert_eq!(got, &seqs[..got.len()], "conversation {conversation}: a gap");
+        let got = delivered
+            .get(conversation)
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        assert_eq!(
+            got,
+            &seqs[..got.len()],
+            "conversation {conversation}: a gap"
+        );
         if open {
-            assert_eq!(got.len(), seqs.len(), "conversation {conversation}: open, incomplete");
+            assert_eq!(
+                got.len(),
+                seqs.len(),
+                "conversation {conversation}: open, incomplete"
+            );
         }
         // What was not delivered is in the history, for the catch-up after reconnecting.
         let after = got.last().copied().unwrap_or(0);
@@ -148,11 +169,17 @@ async fn a_socket_that_cannot_keep_up_is_closed_never_skipped() {
             .map(|m| m["seq"].as_i64().unwrap())
             .collect();
         let expected: Vec<i64> = seqs[got.len()..].iter().copied().take(100).collect();
-        assert_eq!(rest, expected, "conversation {conversation}: history after {after}");
+        assert_eq!(
+            rest, expected,
+            "conversation {conversation}: history after {after}"
+        );
     }
     // The queue holds SOCKET_QUEUE events and more were sent without a poll: this
     // receiver cannot have had everything, so it must have been closed, and counted.
-    assert!(!open, "more than SOCKET_QUEUE events waited, the socket must be closed");
+    assert!(
+        !open,
+        "more than SOCKET_QUEUE events waited, the socket must be closed"
+    );
     assert!(overflow::closed_full() >= 1, "the close is counted");
 
     // The server stays healthy: it answers, and a new socket gets new messages.

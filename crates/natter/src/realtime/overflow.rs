@@ -16,7 +16,10 @@ static CLOSED_FULL: AtomicU64 = AtomicU64::new(0);
 pub fn count(reason: DisconnectReason) {
     if reason == DisconnectReason::BufferFull {
         let total = CLOSED_FULL.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(total, "closed a socket whose event queue was full (slow client)");
+        tracing::warn!(
+            total,
+            "closed a socket whose event queue was full (slow client)"
+        );
     }
 }
 
