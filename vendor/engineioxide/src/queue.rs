@@ -220,10 +220,7 @@ mod tests {
         assert!(queue.try_recv().is_none());
         queue.close();
         assert!(queue.is_closed());
-        assert!(matches!(
-            queue.try_reserve(),
-            Err(TrySendError::Closed(()))
-        ));
+        assert!(matches!(queue.try_reserve(), Err(TrySendError::Closed(()))));
     }
 
     #[tokio::test]

@@ -407,7 +407,10 @@ where
     /// If the socket is closed, the function will return a [`TrySendError::Closed`] error.
     #[inline]
     pub fn reserve(&self) -> Result<Permit<'_>, TrySendError<()>> {
-        let permit = self.queue.try_reserve().inspect_err(|e| self.close_if_full(e))?;
+        let permit = self
+            .queue
+            .try_reserve()
+            .inspect_err(|e| self.close_if_full(e))?;
         Ok(Permit { inner: permit })
     }
 

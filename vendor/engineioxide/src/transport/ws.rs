@@ -172,7 +172,9 @@ where
     let config = &engine.config;
     let heartbeat = async {
         if sid.is_none() {
-            socket.heartbeat(config.ping_interval, config.ping_timeout).await;
+            socket
+                .heartbeat(config.ping_interval, config.ping_timeout)
+                .await;
         } else {
             // An upgraded session keeps the heartbeat task it started with.
             socket.cancellation_token.cancelled().await;
@@ -195,8 +197,8 @@ where
             .await
         {
             Some(Err(ref e)) => {
-                let reason = Option::<DisconnectReason>::from(e)
-                    .unwrap_or(DisconnectReason::TransportError);
+                let reason =
+                    Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
 
                 #[cfg(feature = "tracing")]
                 tracing::debug!("error when handling packet: {:?}", e);
