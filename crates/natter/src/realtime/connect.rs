@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Deserialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::socket::DisconnectReason;
 
 use super::events;
 use super::notifier::{session_room, user_room};
@@ -68,7 +69,8 @@ pub async fn connected<A: Adapter>(ctx: Ctx, socket: SocketRef<A>) {
     let released = Arc::new(AtomicBool::new(false));
     {
         let (ctx, user, released, sid) = (ctx.clone(), user.clone(), released.clone(), socket.id);
-        socket.on_disconnect(move || async move {
+        socket.on_disconnect(move |reason: DisconnectReason| async move {
+            super::overflow::count(reason);
             if !released.swap(true, Ordering::SeqCst) {
                 presence::socket_disconnected(&ctx, &user, sid).await;
             }

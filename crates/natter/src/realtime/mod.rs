@@ -11,6 +11,7 @@
 pub mod connect;
 pub mod events;
 pub mod notifier;
+pub mod overflow;
 pub mod owned_head;
 
 use std::ops::Deref;
@@ -30,6 +31,14 @@ use crate::config::Config;
 use crate::state::Ctx;
 
 pub const PATH: &str = "/api/socket.io";
+
+/// Most events queued for one socket (engineioxide's `max_buffer_size`). A socket whose
+/// queue is full is closed (see [`overflow`]), never skipped, so this only has to cover
+/// normal bursts: one lobby message from each of a thousand members within one polling
+/// round trip, or a WebSocket reader that stalls for a moment under a full send buffer.
+/// The queue allocates only while events wait, so an idle socket pays nothing for it;
+/// a full one holds about 1024 × 100 bytes of slots plus the (shared) payloads.
+pub const SOCKET_QUEUE: usize = 1024;
 
 /// The Socket.IO handle. One node uses the in-process adapter; with `REDIS_URL`
 /// every emit is also published to the other nodes through Redis.
@@ -90,7 +99,8 @@ pub async fn build(config: &Config) -> anyhow::Result<(Io, RealtimeLayer)> {
         .connect_timeout(Duration::from_secs(10))
         // Most frames are small; a larger one grows the buffer as needed. The 4 KiB
         // default would cost every idle socket 4 KiB (see owned_head).
-        .ws_read_buffer_size(256);
+        .ws_read_buffer_size(256)
+        .max_buffer_size(SOCKET_QUEUE);
     match &config.redis_url {
         None => {
             let (layer, io) = builder.build_layer();

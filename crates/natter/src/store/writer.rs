@@ -112,7 +112,8 @@ async fn run_lane(
         metrics::histogram!(crate::telemetry::COMMIT_BATCH_SIZE).record(batch.len() as f64);
         let started = std::time::Instant::now();
         let committed_batch = commit(&store, &batch).await;
-        metrics::histogram!(crate::telemetry::COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+        metrics::histogram!(crate::telemetry::COMMIT_SECONDS)
+            .record(started.elapsed().as_secs_f64());
         let outcomes = match committed_batch {
             Ok(outcomes) => outcomes,
             // One bad send must not sink the others: retry each on its own.

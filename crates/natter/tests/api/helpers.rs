@@ -424,22 +424,6 @@ impl TestSocket {
         }
     }
 
-    /// The next event named one of `names`, within `wait` (`close` is the
-    /// connection closing).
-    pub async fn next_of(&self, names: &[&str], wait: Duration) -> Option<(String, Value)> {
-        let mut events = self.events.lock().await;
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                Ok(Some((event, payload))) if names.contains(&event.as_str()) => {
-                    return Some((event, payload));
-                }
-                Ok(Some(_)) => continue,
-                _ => return None,
-            }
-        }
-    }
-
     /// The next `presence` event about `user_id`.
     pub async fn next_presence_of(&self, user_id: &str) -> Value {
         loop {

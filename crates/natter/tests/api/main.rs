@@ -23,3 +23,4 @@ mod node_suites;
 mod realtime;
 mod redis_restart;
 mod schemathesis;
+mod slow_socket;

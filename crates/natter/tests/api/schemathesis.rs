@@ -17,7 +17,9 @@ fn schemathesis_available() -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_answers_within_its_document() {
     if !schemathesis_available() {
-        return loud("SKIPPED: the OpenAPI fuzz test needs schemathesis (pip install schemathesis)");
+        return loud(
+            "SKIPPED: the OpenAPI fuzz test needs schemathesis (pip install schemathesis)",
+        );
     }
     let app = TestApp::sqlite().await;
     let user = app.register("fuzzer").await;
