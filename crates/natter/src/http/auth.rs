@@ -21,7 +21,6 @@ use crate::state::Ctx;
         (status = 201, description = "signed up; the token is also set as the session cookie", body = SessionAnswer),
         (status = 409, description = "`username_taken`", body = ErrorBody),
         (status = 422, description = "`invalid_username`, `invalid_password`, `invalid_display_name`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn register(
     State(ctx): State<Ctx>,
@@ -45,7 +44,6 @@ pub async fn register(
         (status = 200, description = "signed in; the token is also set as the session cookie", body = SessionAnswer),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
         (status = 429, description = "`too_many_requests`, with `Retry-After`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn login(
     State(ctx): State<Ctx>,
@@ -59,11 +57,9 @@ pub async fn login(
 
 /// Ends this session everywhere, live sockets included.
 #[utoipa::path(post, path = "/auth/logout", tag = "accounts",
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "signed out; the cookie is cleared"),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn logout(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Response> {
     accounts::logout(&ctx, &user).await?;

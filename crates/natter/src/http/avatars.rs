@@ -20,7 +20,6 @@ use crate::state::Ctx;
         (status = 200, description = "the picture", content_type = "image/webp", body = Vec<u8>),
         (status = 304, description = "the client's copy (`If-None-Match`) is current"),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn get(
     State(ctx): State<Ctx>,

@@ -17,14 +17,12 @@ use crate::store::writer::Sent;
 
 /// Opens the caller's direct conversation with a user, creating it on first use.
 #[utoipa::path(post, path = "/conversations", tag = "conversations",
-    security(("bearer" = []), ("cookie" = [])),
     request_body = OpenConversation,
     responses(
         (status = 201, description = "created", body = ConversationAnswer),
         (status = 200, description = "it already existed", body = ConversationAnswer),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
         (status = 422, description = "`cannot_chat_with_self`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn open(
     State(ctx): State<Ctx>,
@@ -43,10 +41,8 @@ pub async fn open(
 
 /// The caller's conversations (the lobby included), most recent activity first.
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = ConversationsAnswer),
-        (status = "default", description = "any error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn list(
     State(ctx): State<Ctx>,
@@ -57,12 +53,10 @@ pub async fn list(
 }
 
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
-    security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "a conversation id, or `lobby`")),
     responses(
         (status = 200, body = ConversationAnswer),
         (status = 404, description = "`not_found`, also for a conversation of others", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn get(
     State(ctx): State<Ctx>,
@@ -76,13 +70,11 @@ pub async fn get(
 
 /// A page of history by keyset on seq.
 #[utoipa::path(get, path = "/conversations/{id}/messages", tag = "messages",
-    security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "a conversation id, or `lobby`"), HistoryParams),
     responses(
         (status = 200, body = HistoryPage),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_seq`, `invalid_limit`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn history(
     State(ctx): State<Ctx>,
@@ -98,7 +90,6 @@ pub async fn history(
 /// Sends a message; acknowledged after the durable commit. A retried clientId
 /// answers 200 with the message stored the first time.
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "messages",
-    security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "a conversation id, or `lobby`")),
     request_body = SendRequest,
     responses(
@@ -106,7 +97,6 @@ pub async fn history(
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn send(
     State(ctx): State<Ctx>,
@@ -124,13 +114,11 @@ pub async fn send(
 /// The original design's endpoint: a message in the lobby from the signed-in
 /// user. A clientId is optional here; without one, every call is a new message.
 #[utoipa::path(post, path = "/chat", tag = "messages",
-    security(("bearer" = []), ("cookie" = [])),
     request_body = ChatRequest,
     responses(
         (status = 201, description = "stored", body = MessageAnswer),
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn chat(
     State(ctx): State<Ctx>,
@@ -148,14 +136,12 @@ pub async fn chat(
 
 /// Moves the caller's read mark forward (never back).
 #[utoipa::path(post, path = "/conversations/{id}/read", tag = "conversations",
-    security(("bearer" = []), ("cookie" = [])),
     params(("id" = String, Path, description = "a conversation id, or `lobby`")),
     request_body = ReadRequest,
     responses(
         (status = 204, description = "stored (or already further)"),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_seq`: negative, or beyond the last message", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn read(
     State(ctx): State<Ctx>,

@@ -14,11 +14,9 @@ use crate::state::Ctx;
 
 /// The caller's own profile.
 #[utoipa::path(get, path = "/me", tag = "profile",
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, body = UserAnswer),
         (status = 401, description = "`unauthorized`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn get(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<UserAnswer>> {
     let user = profiles::me(&ctx, &user.id).await?;
@@ -27,12 +25,10 @@ pub async fn get(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<Use
 
 /// Changes the display name and/or status line; announced with a `user` event.
 #[utoipa::path(patch, path = "/me", tag = "profile",
-    security(("bearer" = []), ("cookie" = [])),
     request_body = ProfilePatch,
     responses(
         (status = 200, body = UserAnswer),
         (status = 422, description = "`invalid_display_name`, `invalid_status_message`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn patch(
     State(ctx): State<Ctx>,
@@ -55,13 +51,11 @@ pub async fn patch(
 
 /// Changes the password and ends every other session of the user.
 #[utoipa::path(post, path = "/me/password", tag = "profile",
-    security(("bearer" = []), ("cookie" = [])),
     request_body = PasswordChange,
     responses(
         (status = 204, description = "changed; other sessions ended"),
         (status = 403, description = "`forbidden`: the current password is wrong", body = ErrorBody),
         (status = 422, description = "`invalid_password`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn change_password(
     State(ctx): State<Ctx>,
@@ -81,14 +75,12 @@ pub const AVATAR_BODY_LIMIT: usize = images::MAX_UPLOAD_BYTES + MULTIPART_SLACK;
 
 /// Replaces the picture: cropped square, re-encoded as WebP at 256 and 64 px.
 #[utoipa::path(put, path = "/me/avatar", tag = "profile",
-    security(("bearer" = []), ("cookie" = [])),
     request_body(content = AvatarUpload, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "the user with a new `avatarUrl`", body = UserAnswer),
         (status = 413, description = "`payload_too_large`: over 5 MiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not PNG, JPEG, WebP or GIF", body = ErrorBody),
         (status = 422, description = "`invalid_image`, `image_too_large`", body = ErrorBody),
-        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn put_avatar(
     State(ctx): State<Ctx>,
@@ -129,10 +121,8 @@ pub async fn put_avatar(
 
 /// Removes the picture.
 #[utoipa::path(delete, path = "/me/avatar", tag = "profile",
-    security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "the user with `avatarUrl: null`", body = UserAnswer),
-        (status = "default", description = "any error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn delete_avatar(
     State(ctx): State<Ctx>,

@@ -63,7 +63,9 @@ fn api_routes() -> OpenApiRouter<Ctx> {
 
 /// The OpenAPI document of this server's HTTP API.
 pub fn openapi_document() -> OpenApi {
-    api_routes().into_openapi()
+    let mut doc = api_routes().into_openapi();
+    openapi::finish(&mut doc);
+    doc
 }
 
 static DOCUMENT: LazyLock<OpenApi> = LazyLock::new(openapi_document);

@@ -5,8 +5,13 @@
 //! without its entry; each handler's `#[utoipa::path]` and the contract's types
 //! (`crate::contract`) give the bodies, answers and errors.
 
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{OpenApi, Server};
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{OpenApi, Ref, Server};
 use utoipa::{Modify, OpenApi as _};
 
 use super::extract::session_cookie_name;
@@ -53,6 +58,60 @@ pub fn base() -> OpenApi {
     let mut doc = ApiDoc::openapi();
     doc.servers = Some(vec![Server::new("/")]);
     doc
+}
+
+/// Paths anyone may call; every other one needs a session.
+const PUBLIC: [&str; 7] = [
+    "/api/auth/register",
+    "/api/auth/login",
+    "/api/avatars/{id}",
+    "/api/openapi.json",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
+
+/// What every operation shares, added once here instead of on each handler:
+/// the session requirement, and that any error not listed comes in the
+/// contract's shape.
+pub fn finish(doc: &mut OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if !PUBLIC.contains(&path.as_str()) {
+                operation.security = Some(vec![
+                    SecurityRequirement::new("bearer", Vec::<String>::new()),
+                    SecurityRequirement::new("cookie", Vec::<String>::new()),
+                ]);
+            }
+            if path.starts_with("/api/") {
+                add_default_error(operation);
+            }
+        }
+    }
+}
+
+fn add_default_error(operation: &mut Operation) {
+    let error = ResponseBuilder::new()
+        .description("any other error, in the contract's shape `{error: {code, message}}`")
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    operation
+        .responses
+        .responses
+        .entry("default".to_owned())
+        .or_insert(error.into());
 }
 
 #[cfg(test)]
