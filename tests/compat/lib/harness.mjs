@@ -84,7 +84,7 @@ async function spawnNatter() {
     }
     try {
       const res = await fetch(`${baseUrl}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.status === 200) return { baseUrl, stop, spawned: true };
+      if (res.status === 200) return { baseUrl, stop, spawned: true, pid: child.pid };
       last = `status ${res.status}`;
     } catch (e) {
       last = String(e?.cause?.code || e?.message || e);
@@ -111,6 +111,11 @@ export function useServer() {
     closeAllSockets();
     if (server) await server.stop();
   });
+}
+
+/** The spawned server's process id (undefined for COMPAT_BASE_URL). */
+export function serverPid() {
+  return server?.pid;
 }
 
 export function baseUrl() {
