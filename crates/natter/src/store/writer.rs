@@ -114,8 +114,8 @@ async fn run_lane(
         let committed_batch = commit(&store, &batch).await;
         metrics::histogram!(crate::telemetry::COMMIT_SECONDS)
             .record(started.elapsed().as_secs_f64());
-        let outcomes = match committed_batch {
-            Ok(outcomes) => outcomes,
+        let outcomes: Vec<StoreResult<Sent>> = match committed_batch {
+            Ok(sent) => sent.into_iter().map(Ok).collect(),
             // One bad send must not sink the others: retry each on its own.
             Err(batch_error) => {
                 tracing::warn!(
@@ -125,7 +125,7 @@ async fn run_lane(
                 let mut outcomes = Vec::with_capacity(batch.len());
                 for job in &batch {
                     outcomes.push(match commit(&store, std::slice::from_ref(job)).await {
-                        Ok(mut one) => one.remove(0).map(|sent| own_earlier_commit(job, sent)),
+                        Ok(mut one) => Ok(own_earlier_commit(job, one.remove(0))),
                         Err(e) => Err(e.into()),
                     });
                 }
@@ -156,11 +156,9 @@ fn own_earlier_commit(job: &Job, sent: Sent) -> Sent {
     }
 }
 
-type Outcome = StoreResult<Sent>;
-
-/// Applies the jobs in one transaction. The outer error means the transaction
-/// failed as a whole; an inner error is one job's own failure.
-async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
+/// Applies the jobs in one transaction; an error means it failed as a whole.
+/// (The sends were authorised before they queued, so no job fails alone.)
+async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Sent>, sqlx::Error> {
     let mut tx = store.writer().begin().await?;
     let now = now_ms();
     let mut outcomes = Vec::with_capacity(jobs.len());
@@ -169,7 +167,7 @@ async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error
     let mut read_marks: HashMap<(&ConversationId, &UserId), i64> = HashMap::new();
     for job in jobs {
         let outcome = apply(&mut tx, job, now).await?;
-        if let Ok(Sent::New(message)) = &outcome {
+        if let Sent::New(message) = &outcome {
             read_marks.insert(
                 (&job.request.conversation_id, &job.request.sender_id),
                 message.seq,
@@ -199,7 +197,7 @@ static EXISTING_SQL: LazyLock<String> = LazyLock::new(|| {
 /// Two statements on the common path: take the next seq, insert. A retried
 /// clientId hits the unique index instead; then the seq is given back (in the
 /// same transaction, so no gap is ever visible) and the stored message returned.
-async fn apply(conn: &mut AnyConnection, job: &Job, now: i64) -> Result<Outcome, sqlx::Error> {
+async fn apply(conn: &mut AnyConnection, job: &Job, now: i64) -> Result<Sent, sqlx::Error> {
     let req = &job.request;
     let seq: i64 = sqlx::query_scalar(
         "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2 WHERE id = $1 RETURNING last_seq",
@@ -232,7 +230,7 @@ async fn apply(conn: &mut AnyConnection, job: &Job, now: i64) -> Result<Outcome,
     .fetch_optional(&mut *conn)
     .await?;
     if inserted.is_some() {
-        return Ok(Ok(Sent::New(message)));
+        return Ok(Sent::New(message));
     }
     sqlx::query("UPDATE conversations SET last_seq = last_seq - 1 WHERE id = $1")
         .bind(&req.conversation_id)
@@ -243,5 +241,5 @@ async fn apply(conn: &mut AnyConnection, job: &Job, now: i64) -> Result<Outcome,
         .bind(req.client_id.as_str())
         .fetch_one(&mut *conn)
         .await?;
-    Ok(Ok(Sent::Existing(existing)))
+    Ok(Sent::Existing(existing))
 }
