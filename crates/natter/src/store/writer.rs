@@ -243,3 +243,51 @@ async fn apply(conn: &mut AnyConnection, job: &Job, now: i64) -> Result<Sent, sq
         .await?;
     Ok(Sent::Existing(existing))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job_and_message() -> (Job, Message) {
+        let (reply, _answer) = oneshot::channel();
+        let sender = UserId::generate();
+        let job = Job {
+            request: SendRequest {
+                conversation_id: ConversationId::lobby(),
+                members: Members::Everyone,
+                sender_id: sender.clone(),
+                sender_username: "ann".into(),
+                msg: MessageText::parse("hi".into()).unwrap(),
+                client_id: ClientId::parse("c1".into()).unwrap(),
+            },
+            id: MessageId::generate(),
+            reply,
+        };
+        let message = Message {
+            id: job.id.clone(),
+            conversation_id: ConversationId::lobby(),
+            seq: 1,
+            sender_id: sender,
+            user: "ann".into(),
+            msg: "hi".into(),
+            client_id: "c1".into(),
+            created_at: 0,
+        };
+        (job, message)
+    }
+
+    #[test]
+    fn a_retry_that_finds_its_own_lost_commit_announces_it() {
+        let (job, message) = job_and_message();
+        let sent = own_earlier_commit(&job, Sent::Existing(message));
+        assert!(matches!(sent, Sent::New(_)), "its live event goes out once");
+    }
+
+    #[test]
+    fn a_retry_that_finds_an_earlier_request_stays_existing() {
+        let (job, mut message) = job_and_message();
+        message.id = MessageId::generate();
+        let sent = own_earlier_commit(&job, Sent::Existing(message));
+        assert!(matches!(sent, Sent::Existing(_)), "no second live event");
+    }
+}
