@@ -19,5 +19,6 @@ mod cluster;
 mod conversations;
 mod durability;
 mod node_suites;
+mod presence_cluster;
 mod realtime;
 mod redis_restart;
