@@ -324,9 +324,8 @@ impl State {
             return Ok(());
         }
         let beats: Vec<String> = others.iter().map(|(node, _)| keys.beat(node)).collect();
-        let mut pipe = redis::pipe();
-        pipe.cmd("MGET").arg(beats);
-        let (alive,): (Vec<Option<String>>,) = timed(pipe.query_async(&mut conn)).await?;
+        let alive: Vec<Option<String>> =
+            timed(redis::cmd("MGET").arg(beats).query_async(&mut conn)).await?;
         let mut pipe = redis::pipe();
         for (node, _) in &others {
             pipe.cmd("SMEMBERS").arg(keys.users(node));
@@ -399,8 +398,12 @@ async fn reap(
         "presence: node stopped sending heartbeats; announcing its users offline"
     );
     for user in gone {
-        if let Err(e) = ctx.store.set_last_seen(&user, Some(last_beat)).await {
-            tracing::warn!(user = %user, "could not store last seen: {e}");
+        // A user whose last socket elsewhere closed after the dead node's last
+        // heartbeat was announced offline then, by that socket's node.
+        match ctx.store.set_last_seen_if_later(&user, last_beat).await {
+            Ok(false) => continue,
+            Ok(true) => {}
+            Err(e) => tracing::warn!(user = %user, "could not store last seen: {e}"),
         }
         ctx.notifier.presence(&user, false, Some(last_beat)).await;
     }
