@@ -101,6 +101,7 @@ impl App {
         })
         .await
         .context("serving HTTP")?;
+        presence::leave(&ctx).await;
         ctx.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -29,6 +29,14 @@ pub fn start(ctx: &Ctx, worker: Option<cluster::Worker>) {
     }
 }
 
+/// At shutdown, once the sockets are closed: takes this node out of the
+/// cluster-wide presence at once, rather than letting its heartbeat expire.
+pub async fn leave(ctx: &Ctx) {
+    if let Some(cluster) = ctx.presence.cluster() {
+        cluster.leave().await;
+    }
+}
+
 /// Counts a new socket of `user`; true when it is their first on this node.
 /// Call [`socket_disconnected`] exactly once for every call of this.
 pub fn socket_opened(ctx: &Ctx, user: &AuthUser) -> bool {

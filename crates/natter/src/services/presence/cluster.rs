@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use socketioxide_redis::drivers::redis::redis_client as redis;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
@@ -45,8 +45,15 @@ pub struct Cluster {
     node: String,
     keys: Keys,
     ttl: Duration,
-    changes: mpsc::UnboundedSender<(UserId, bool)>,
+    to_worker: mpsc::UnboundedSender<ToWorker>,
     view: Mutex<View>,
+}
+
+enum ToWorker {
+    /// A user's first socket on this node opened (true), or their last closed.
+    Changed(UserId, bool),
+    /// Shutting down: remove this node's keys, answer, stop.
+    Leave(oneshot::Sender<()>),
 }
 
 #[derive(Default)]
@@ -60,7 +67,7 @@ struct View {
 /// [`super::start`] once the application context exists.
 pub struct Worker {
     client: redis::Client,
-    changes: mpsc::UnboundedReceiver<(UserId, bool)>,
+    messages: mpsc::UnboundedReceiver<ToWorker>,
 }
 
 struct Keys {
@@ -92,14 +99,14 @@ impl Cluster {
                 prefix: prefix.to_owned(),
             },
             ttl,
-            changes: tx,
+            to_worker: tx,
             view: Mutex::default(),
         };
         Ok((
             cluster,
             Worker {
                 client,
-                changes: rx,
+                messages: rx,
             },
         ))
     }
@@ -111,7 +118,16 @@ impl Cluster {
     /// Records that `user` now has (or no longer has) a socket on this node.
     /// Never waits: the worker writes it to Redis.
     pub(super) fn changed(&self, user: &UserId, online: bool) {
-        let _ = self.changes.send((user.clone(), online));
+        let _ = self.to_worker.send(ToWorker::Changed(user.clone(), online));
+    }
+
+    /// At shutdown, after the sockets closed: removes this node from Redis, so
+    /// the others do not take it for dead. Waits 2 s at most.
+    pub async fn leave(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.to_worker.send(ToWorker::Leave(tx)).is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(2), rx).await;
+        }
     }
 
     /// Whether a live node other than this one had a socket of `user` at the
@@ -149,7 +165,7 @@ impl Worker {
         };
         let Self {
             client,
-            mut changes,
+            mut messages,
         } = self;
         tracing::info!(
             node = cluster.node_id(),
@@ -172,16 +188,31 @@ impl Worker {
                     let result = state.round(&ctx, cluster).await;
                     state.outcome(cluster, result);
                 }
-                change = changes.recv() => {
-                    let Some(first) = change else { return };
-                    let mut batch = vec![first];
-                    while let Ok(next) = changes.try_recv() {
-                        batch.push(next);
+                message = messages.recv() => {
+                    let mut batch = Vec::new();
+                    let mut leave = None;
+                    let mut next = message;
+                    while let Some(message) = next {
+                        match message {
+                            ToWorker::Changed(user, online) => batch.push((user, online)),
+                            ToWorker::Leave(done) => {
+                                leave = Some(done);
+                                break;
+                            }
+                        }
+                        next = messages.try_recv().ok();
                     }
                     // A pending whole rewrite (after a failure) covers these.
-                    if !state.rewrite {
+                    if !state.rewrite && !batch.is_empty() {
                         let result = state.apply(cluster, &batch).await;
                         state.outcome(cluster, result);
+                    }
+                    if let Some(done) = leave {
+                        if let Err(e) = state.leave(cluster).await {
+                            tracing::warn!(node = cluster.node_id(), "presence: could not leave: {e:#}");
+                        }
+                        let _ = done.send(());
+                        return;
                     }
                 }
             }
@@ -258,6 +289,22 @@ impl State {
             let command = if *online { "SADD" } else { "SREM" };
             pipe.cmd(command).arg(&key).arg(user.as_str()).ignore();
         }
+        timed(pipe.query_async::<()>(&mut conn)).await
+    }
+
+    async fn leave(&mut self, cluster: &Cluster) -> anyhow::Result<()> {
+        let mut conn = self.connection().await?;
+        let (keys, me) = (&cluster.keys, cluster.node.as_str());
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .cmd("DEL")
+            .arg(keys.beat(me))
+            .arg(keys.users(me))
+            .ignore()
+            .cmd("HDEL")
+            .arg(keys.nodes())
+            .arg(me)
+            .ignore();
         timed(pipe.query_async::<()>(&mut conn)).await
     }
 
@@ -408,4 +455,43 @@ async fn reap(
         ctx.notifier.presence(&user, false, Some(last_beat)).await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_view_counts_until_it_is_older_than_the_ttl() {
+        let ttl = Duration::from_millis(50);
+        let (cluster, _worker) = Cluster::new("redis://127.0.0.1:1", "t", ttl).unwrap();
+        let (a, b) = (UserId::generate(), UserId::generate());
+        assert!(!cluster.online_elsewhere(&a), "no view yet");
+        cluster.set_view(HashSet::from([a.clone()]));
+        assert!(cluster.online_elsewhere(&a));
+        assert!(!cluster.online_elsewhere(&b));
+        std::thread::sleep(ttl);
+        assert!(!cluster.online_elsewhere(&a), "a stale view is ignored");
+    }
+
+    #[test]
+    fn transitions_reach_the_worker_in_order() {
+        let (cluster, mut worker) =
+            Cluster::new("redis://127.0.0.1:1", "t", Duration::from_secs(30)).unwrap();
+        let presence = super::super::Presence {
+            sockets: Mutex::default(),
+            cluster: Some(cluster),
+        };
+        let a = UserId::generate();
+        assert!(presence.connected(&a));
+        assert!(!presence.connected(&a));
+        assert!(!presence.disconnected(&a));
+        assert!(presence.disconnected(&a));
+        let mut seen = Vec::new();
+        while let Ok(ToWorker::Changed(user, online)) = worker.messages.try_recv() {
+            assert_eq!(user, a);
+            seen.push(online);
+        }
+        assert_eq!(seen, [true, false], "first and last socket only");
+    }
 }
