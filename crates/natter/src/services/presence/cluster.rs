@@ -6,7 +6,11 @@
 //! - `users:<id>`: the set of users with at least one socket on it, changed as
 //!   their first socket opens and last one closes, and written whole after any
 //!   failure (so a Redis restarted empty is refilled at the next tick);
-//! - `nodes`: a hash of every node id to its last heartbeat (ms).
+//! - `nodes`: a hash of every node id to its last heartbeat (ms);
+//! - `reaped:<id>`: taken by the node that announces a dead node's users offline.
+//!
+//! Every key but `reaped:` is refreshed every tick and expires after ten TTLs
+//! without one (`node:` after one), so a deployment taken down leaves nothing.
 //!
 //! Every tick (a third of the TTL, at most 2 s) each node also reads the other
 //! nodes' sets into a local view, so [`Cluster::online_elsewhere`] (and with it
@@ -336,6 +340,11 @@ impl State {
             .arg(keys.nodes())
             .arg(me)
             .arg(now)
+            .ignore()
+            // Gone once no node has beaten for long (a deployment taken down).
+            .cmd("PEXPIRE")
+            .arg(keys.nodes())
+            .arg(ttl * 10)
             .ignore()
             // Outlives the heartbeat, so the reaper can still read it.
             .cmd("PEXPIRE")
