@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::realtime::owned_head::OwnedHeadLayer;
 use crate::realtime::{self, Io, notifier::Notifier};
+use crate::services::presence::{self, Presence};
 use crate::services::sessions::SessionCache;
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
@@ -42,17 +43,19 @@ impl App {
         notifier.spawn_message_fanout(committed_rx);
         let writer = MessageWriter::spawn(store.clone(), committed_tx);
         let sessions = SessionCache::new(config.redis_url.is_none());
+        let (presence, presence_worker) = Presence::for_config(&config)?;
         let ctx = Ctx::new(Inner {
             sessions,
             config,
             store,
             writer,
             notifier,
-            presence: Default::default(),
+            presence,
             cpu: Default::default(),
             login_throttle: Default::default(),
         });
         realtime::attach(&io, ctx.clone()).await?;
+        presence::start(&ctx, presence_worker);
         let notifier = ctx.notifier.clone();
         crate::telemetry::watch_redis(move || notifier.redis_ready());
         let router = crate::http::router(ctx.clone())
@@ -101,6 +104,7 @@ impl App {
         })
         .await
         .context("serving HTTP")?;
+        presence::leave(&ctx).await;
         ctx.store.close().await;
         tracing::info!("stopped");
         Ok(())

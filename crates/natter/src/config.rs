@@ -33,6 +33,13 @@ pub struct Config {
     #[arg(long, env = "NATTER_REDIS_PREFIX", default_value = "natter")]
     pub redis_prefix: String,
 
+    /// With REDIS_URL: seconds after its last heartbeat that a node counts as dead,
+    /// its users then being announced offline by the other nodes. Heartbeats go
+    /// every third of this (every 2 s at most).
+    #[arg(long, env = "NATTER_PRESENCE_TTL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub presence_ttl: u64,
+
     /// SQLite fsync policy: `full` survives power loss, `normal` only a process crash.
     #[arg(long, env = "NATTER_SQLITE_SYNC", value_enum, default_value_t = SqliteSync::Full)]
     pub sqlite_sync: SqliteSync,

@@ -3,16 +3,39 @@
 //!
 //! A user is online from their first socket's connect to their last socket's
 //! disconnect, counted over every node: with several nodes, a user's first
-//! socket here may not be their first anywhere.
+//! socket here may not be their first anywhere. With `REDIS_URL`, [`cluster`]
+//! keeps every node's users in Redis with heartbeats, so `online` in HTTP
+//! answers is cluster-wide, and a node that dies without closing its sockets has
+//! its users announced offline by the others within the heartbeat TTL.
+
+pub mod cluster;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use socketioxide::socket::Sid;
 
 use super::sessions::AuthUser;
+use crate::config::Config;
 use crate::domain::{UserId, now_ms};
 use crate::state::Ctx;
+
+/// Starts the cluster worker (heartbeats, view, reaper) returned by
+/// [`Presence::for_config`], once the context that holds the presence exists.
+pub fn start(ctx: &Ctx, worker: Option<cluster::Worker>) {
+    if let Some(worker) = worker {
+        worker.spawn(ctx.clone());
+    }
+}
+
+/// At shutdown, once the sockets are closed: takes this node out of the
+/// cluster-wide presence at once, rather than letting its heartbeat expire.
+pub async fn leave(ctx: &Ctx) {
+    if let Some(cluster) = ctx.presence.cluster() {
+        cluster.leave().await;
+    }
+}
 
 /// Counts a new socket of `user`; true when it is their first on this node.
 /// Call [`socket_disconnected`] exactly once for every call of this.
@@ -47,15 +70,41 @@ pub async fn socket_disconnected(ctx: &Ctx, user: &AuthUser, sid: Sid) {
 #[derive(Default)]
 pub struct Presence {
     sockets: Mutex<HashMap<UserId, u32>>,
+    /// With `REDIS_URL`: this node's membership in the cluster-wide presence.
+    cluster: Option<cluster::Cluster>,
 }
 
 impl Presence {
+    /// This node's presence; with `REDIS_URL`, also the cluster worker to hand
+    /// to [`start`]. Nothing here waits for Redis.
+    pub fn for_config(config: &Config) -> anyhow::Result<(Self, Option<cluster::Worker>)> {
+        let Some(url) = &config.redis_url else {
+            return Ok((Self::default(), None));
+        };
+        let ttl = Duration::from_secs(config.presence_ttl);
+        let (cluster, worker) = cluster::Cluster::new(url, &config.redis_prefix, ttl)?;
+        let presence = Self {
+            sockets: Mutex::default(),
+            cluster: Some(cluster),
+        };
+        Ok((presence, Some(worker)))
+    }
+
+    pub fn cluster(&self) -> Option<&cluster::Cluster> {
+        self.cluster.as_ref()
+    }
+
     /// Counts a new socket; true when it is the user's first.
     pub fn connected(&self, user_id: &UserId) -> bool {
         let mut sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
         let count = sockets.entry(user_id.clone()).or_default();
         *count += 1;
-        *count == 1
+        let first = *count == 1;
+        if first && let Some(cluster) = &self.cluster {
+            // Under the lock, so the worker sees each user's changes in order.
+            cluster.changed(user_id, true);
+        }
+        first
     }
 
     /// Forgets a socket; true when it was the user's last.
@@ -68,17 +117,33 @@ impl Presence {
             }
             Some(_) => {
                 sockets.remove(user_id);
+                if let Some(cluster) = &self.cluster {
+                    cluster.changed(user_id, false);
+                }
                 true
             }
             None => false,
         }
     }
 
+    /// Whether `user_id` has a socket on this node or, with `REDIS_URL`, on any
+    /// live node (as of the cluster view's last tick). Never waits.
     pub fn is_online(&self, user_id: &UserId) -> bool {
-        self.sockets
+        let here = self
+            .sockets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains_key(user_id)
+            .contains_key(user_id);
+        here || self
+            .cluster
+            .as_ref()
+            .is_some_and(|cluster| cluster.online_elsewhere(user_id))
+    }
+
+    /// The users with a socket on this node.
+    pub fn local_users(&self) -> Vec<UserId> {
+        let sockets = self.sockets.lock().unwrap_or_else(|e| e.into_inner());
+        sockets.keys().cloned().collect()
     }
 }
 

@@ -119,6 +119,20 @@ impl Store {
         Ok(())
     }
 
+    /// Stores `at` as last seen unless a later time is stored already; true
+    /// when it was stored (the user was not seen leaving since `at`).
+    pub async fn set_last_seen_if_later(&self, user_id: &UserId, at: Millis) -> StoreResult<bool> {
+        let done = sqlx::query(
+            "UPDATE users SET last_seen_at = $2 \
+             WHERE id = $1 AND (last_seen_at IS NULL OR last_seen_at < $2)",
+        )
+        .bind(user_id)
+        .bind(at)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Users matching `search` (case-insensitive, on username or display name).
     pub async fn directory(&self, q: DirectoryQuery<'_>) -> StoreResult<Vec<UserRow>> {
         let pattern = format!("%{}%", escape_like(&q.search.to_lowercase()));

@@ -20,6 +20,7 @@ mod conversations;
 mod delivery;
 mod durability;
 mod node_suites;
+mod presence_cluster;
 mod realtime;
 mod redis_restart;
 mod schemathesis;

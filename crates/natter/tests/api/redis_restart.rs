@@ -29,7 +29,7 @@ const DEADLINE: Duration = Duration::from_secs(10);
 const OUTAGE: Duration = Duration::from_secs(4);
 
 /// A child process killed (and reaped) when dropped, on every exit path.
-struct Process {
+pub(crate) struct Process {
     name: &'static str,
     child: Option<Child>,
 }
@@ -55,12 +55,12 @@ impl Process {
     }
 
     /// Whether the process is still running.
-    fn running(&mut self) -> bool {
+    pub(crate) fn running(&mut self) -> bool {
         let child = self.child.as_mut().expect("process present");
         matches!(child.try_wait(), Ok(None))
     }
 
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -77,7 +77,7 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -129,20 +129,21 @@ async fn redis_answers(port: u16) -> bool {
 }
 
 /// A fresh PostgreSQL database, dropped (with its connections) on every exit path.
-struct Database {
+pub(crate) struct Database {
     admin_url: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Database {
-    async fn create() -> Option<Self> {
+    /// `test` names the test in the notice when it is skipped.
+    pub(crate) async fn create(test: &str) -> Option<Self> {
         use sqlx::Connection;
         let admin_url = postgres_admin_url();
         let connect = sqlx::PgConnection::connect(&admin_url);
         let Ok(Ok(mut admin)) = tokio::time::timeout(Duration::from_secs(3), connect).await else {
             loud(&format!(
-                "SKIPPED: Redis restart test: no PostgreSQL at {admin_url} (set TEST_DATABASE_URL)"
+                "SKIPPED: {test}: no PostgreSQL at {admin_url} (set TEST_DATABASE_URL)"
             ));
             return None;
         };
@@ -181,9 +182,9 @@ impl Drop for Database {
 }
 
 /// One natter process.
-struct Node {
-    process: Process,
-    base: String,
+pub(crate) struct Node {
+    pub(crate) process: Process,
+    pub(crate) base: String,
     log: std::path::PathBuf,
     http: reqwest::Client,
 }
@@ -196,6 +197,18 @@ impl Node {
         redis_url: &str,
         prefix: &str,
     ) -> Self {
+        Self::start_with(name, dir, database_url, redis_url, prefix, &[]).await
+    }
+
+    /// Starts a node with extra environment settings, e.g. `NATTER_PRESENCE_TTL`.
+    pub(crate) async fn start_with(
+        name: &'static str,
+        dir: &Path,
+        database_url: &str,
+        redis_url: &str,
+        prefix: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let port = free_port();
         let log = dir.join(format!("{name}.log"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_natter"));
@@ -206,6 +219,7 @@ impl Node {
             .env("REDIS_URL", redis_url)
             .env("NATTER_REDIS_PREFIX", prefix)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::fs::File::create(&log).expect("log file"))
             .stderr(Stdio::inherit());
         let mut node = Self {
@@ -230,7 +244,7 @@ impl Node {
         }
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -251,7 +265,7 @@ impl Node {
     }
 
     /// Registers a user; returns (id, token).
-    async fn register(&self, username: &str) -> (String, String) {
+    pub(crate) async fn register(&self, username: &str) -> (String, String) {
         let body = json!({ "username": username, "password": "correct horse" });
         let (status, body) = self
             .call(Method::POST, "/api/auth/register", None, Some(body))
@@ -283,7 +297,7 @@ impl Node {
         body["message"].clone()
     }
 
-    async fn socket(&self, token: &str) -> TestSocket {
+    pub(crate) async fn socket(&self, token: &str) -> TestSocket {
         TestSocket::connect(
             &self.base,
             Some(json!({ "token": token })),
@@ -314,7 +328,7 @@ impl Node {
         }
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -370,7 +384,7 @@ async fn nodes_survive_a_redis_restart() {
         loud("SKIPPED: Redis restart test: no redis-server binary on PATH");
         return;
     }
-    let Some(database) = Database::create().await else {
+    let Some(database) = Database::create("Redis restart test").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
