@@ -39,6 +39,9 @@ pub enum AppError {
     Invalid { code: &'static str, message: String },
     #[error("too many attempts, try again in {retry_after_secs} s")]
     TooManyRequests { retry_after_secs: u64 },
+    /// 429: the user sends messages faster than the send rate limit allows.
+    #[error("sending too fast, try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("a backing service is unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -75,6 +78,7 @@ impl AppError {
             Self::TooLarge(_) => "payload_too_large",
             Self::UnsupportedMedia(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "too_many_requests",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -91,7 +95,9 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -114,7 +120,9 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Self::TooManyRequests { retry_after_secs } = self {
+        if let Self::TooManyRequests { retry_after_secs } | Self::RateLimited { retry_after_secs } =
+            self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

@@ -44,7 +44,7 @@ export function useOutbox(me: User, socketRef: MutableRefObject<Socket | null>, 
           message = ack.message;
         } catch (e) {
           const err = e instanceof ApiError ? e : new ApiError(0, "timeout", String(e));
-          if (isTransient(err) || err.code === "too_many_requests" || err.code === "internal_error" || err.code === "service_unavailable") {
+          if (isTransient(err) || err.code === "too_many_requests" || err.code === "rate_limited" || err.code === "internal_error" || err.code === "service_unavailable") {
             if (retryTimer.current) clearTimeout(retryTimer.current);
             retryTimer.current = setTimeout(() => { retryTimer.current = null; void flush(); }, RETRY_MS);
             return;

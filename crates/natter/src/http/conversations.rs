@@ -106,6 +106,7 @@ pub async fn history(
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the sender's send rate limit, with `Retry-After`", body = ErrorBody),
         (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn send(
@@ -130,6 +131,7 @@ pub async fn send(
         (status = 201, description = "stored", body = MessageAnswer),
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the sender's send rate limit, with `Retry-After`", body = ErrorBody),
         (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
     ))]
 pub async fn chat(

@@ -15,7 +15,7 @@ use crate::contract::events::{
 };
 use crate::domain::{ClientId, ConversationId, MessageText, Seq};
 use crate::error::{AppError, AppResult};
-use crate::services::sessions::AuthUser;
+use crate::services::sessions::{self, AuthUser};
 use crate::services::{conversations, messages};
 use crate::state::Ctx;
 use crate::store::writer::Sent;
@@ -58,6 +58,7 @@ where
         move |TryData(payload): TryData<R>, ack: AckSender<A>| {
             let (ctx, user, handler) = (ctx.clone(), user.clone(), handler.clone());
             async move {
+                sessions::mark_used(&ctx, &user);
                 let result = match payload {
                     Ok(payload) => handler(ctx, user, payload).await,
                     Err(e) => Err(AppError::bad_request(

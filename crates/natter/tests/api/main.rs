@@ -21,3 +21,4 @@ mod durability;
 mod node_suites;
 mod realtime;
 mod redis_restart;
+mod security;
