@@ -78,7 +78,7 @@ pub struct Config {
     pub send_rate: u32,
 
     /// Messages one user may send at once before `--send-rate` applies.
-    #[arg(long, env = "NATTER_SEND_BURST", default_value_t = 60)]
+    #[arg(long, env = "NATTER_SEND_BURST", default_value_t = 100)]
     pub send_burst: u32,
 }
 
