@@ -10,11 +10,13 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use axum::Router;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Config;
@@ -22,10 +24,26 @@ use crate::error::AppError;
 use crate::realtime::owned_head::OwnedHeadLayer;
 use crate::realtime::{self, Io, notifier::Notifier};
 use crate::services::presence::{self, Presence};
-use crate::services::sessions::SessionCache;
+use crate::services::send_limit::SendLimiter;
+use crate::services::sessions::{self, SessionCache};
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
 use crate::store::writer::MessageWriter;
+
+/// Set on every HTTP answer: the web UI, the API and its errors. The web UI's
+/// build has no inline script (Vite emits `<script type="module" src>`), so the
+/// policy needs none; inline styles are allowed for the UI's `style` attributes.
+pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:; connect-src 'self' ws: wss:; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'self'",
+    ),
+    (header::REFERRER_POLICY, "no-referrer"),
+    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (header::X_FRAME_OPTIONS, "DENY"),
+];
 
 pub struct App {
     pub ctx: Ctx,
@@ -44,6 +62,7 @@ impl App {
         let writer = MessageWriter::spawn(store.clone(), committed_tx);
         let sessions = SessionCache::new(config.redis_url.is_none());
         let (presence, presence_worker) = Presence::for_config(&config)?;
+        let send_limit = SendLimiter::new(config.send_rate, config.send_burst);
         let ctx = Ctx::new(Inner {
             sessions,
             config,
@@ -53,19 +72,27 @@ impl App {
             presence,
             cpu: Default::default(),
             login_throttle: Default::default(),
+            send_limit,
         });
         realtime::attach(&io, ctx.clone()).await?;
         presence::start(&ctx, presence_worker);
         let notifier = ctx.notifier.clone();
         crate::telemetry::watch_redis(move || notifier.redis_ready());
-        let router = crate::http::router(ctx.clone())
+        let mut router = crate::http::router(ctx.clone())
             .layer(CompressionLayer::new())
             .layer(CatchPanicLayer::custom(|_| {
                 axum::response::IntoResponse::into_response(AppError::Internal(anyhow::anyhow!(
                     "a request handler panicked"
                 )))
-            }))
-            .layer(TraceLayer::new_for_http());
+            }));
+        // Outside the panic catcher, so every answer (errors too) carries them.
+        for (name, value) in SECURITY_HEADERS {
+            router = router.layer(SetResponseHeaderLayer::overriding(
+                name,
+                HeaderValue::from_static(value),
+            ));
+        }
+        let router = router.layer(TraceLayer::new_for_http());
         let router = socket_layer.wrap(router).layer(OwnedHeadLayer);
         Ok(Self { ctx, io, router })
     }
@@ -77,6 +104,7 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Self { ctx, io, router } = self;
+        let pruner = tokio::spawn(sessions::prune_periodically(ctx.clone()));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let io_for_shutdown = io.clone();
         tokio::spawn(async move {
@@ -105,6 +133,7 @@ impl App {
         .await
         .context("serving HTTP")?;
         presence::leave(&ctx).await;
+        pruner.abort();
         ctx.store.close().await;
         tracing::info!("stopped");
         Ok(())

@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
@@ -64,6 +65,35 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Origins (`https://chat.example.com`, comma-separated) besides the server's own
+    /// that may open a Socket.IO connection or make a cookie-authenticated write.
+    #[arg(long, env = "NATTER_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// A session unused for this many days ends (fractions allowed).
+    #[arg(long, env = "NATTER_SESSION_IDLE_DAYS", default_value_t = 30.0)]
+    pub session_idle_days: f64,
+
+    /// A session ends this many days after sign-in, used or not (fractions allowed).
+    #[arg(long, env = "NATTER_SESSION_MAX_DAYS", default_value_t = 365.0)]
+    pub session_max_days: f64,
+
+    /// Overrides `--session-idle-days` in seconds (for tests and trials).
+    #[arg(long, env = "NATTER_SESSION_IDLE_SECS")]
+    pub session_idle_secs: Option<u64>,
+
+    /// Overrides `--session-max-days` in seconds (for tests and trials).
+    #[arg(long, env = "NATTER_SESSION_MAX_SECS")]
+    pub session_max_secs: Option<u64>,
+
+    /// Messages one user may send per second, sustained (`0`: no limit).
+    #[arg(long, env = "NATTER_SEND_RATE", default_value_t = 20)]
+    pub send_rate: u32,
+
+    /// Messages one user may send at once before `--send-rate` applies.
+    #[arg(long, env = "NATTER_SEND_BURST", default_value_t = 100)]
+    pub send_burst: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,6 +118,18 @@ impl Config {
         config
     }
 
+    /// How long an unused session lives.
+    pub fn session_idle(&self) -> Duration {
+        self.session_idle_secs
+            .map_or_else(|| days(self.session_idle_days), Duration::from_secs)
+    }
+
+    /// How long any session lives.
+    pub fn session_max(&self) -> Duration {
+        self.session_max_secs
+            .map_or_else(|| days(self.session_max_days), Duration::from_secs)
+    }
+
     pub fn database_url(&self) -> String {
         match &self.database_url {
             Some(url) => url.clone(),
@@ -101,7 +143,8 @@ impl Config {
     /// One line for the start-up log, with any password in the database URL masked.
     pub fn summary(&self) -> String {
         format!(
-            "addr={} data_dir={} database={} redis={} sqlite_sync={:?} max_socket_payload={}",
+            "addr={} data_dir={} database={} redis={} sqlite_sync={:?} max_socket_payload={} \
+             allowed_origins={:?} session_idle={:?} session_max={:?} send_rate={}/s burst {}",
             self.addr,
             self.data_dir.display(),
             mask_password(&self.database_url()),
@@ -109,9 +152,25 @@ impl Config {
                 .as_deref()
                 .map_or_else(|| "none".to_owned(), mask_password),
             self.sqlite_sync,
-            self.max_socket_payload
+            self.max_socket_payload,
+            self.allowed_origins,
+            self.session_idle(),
+            self.session_max(),
+            self.send_rate,
+            self.send_burst,
         )
     }
+}
+
+/// `n` days; a negative or not-a-number count is zero, and a huge one 1000 years.
+fn days(n: f64) -> Duration {
+    Duration::try_from_secs_f64(n * 86_400.0)
+        .unwrap_or(if n > 0.0 {
+            Duration::from_secs(1000 * 365 * 86_400)
+        } else {
+            Duration::ZERO
+        })
+        .min(Duration::from_secs(1000 * 365 * 86_400))
 }
 
 fn mask_password(url: &str) -> String {
@@ -130,6 +189,28 @@ fn mask_password(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_lifetimes_come_from_days_or_seconds() {
+        let mut config = Config::parse_from(["natter"]);
+        assert_eq!(config.session_idle(), Duration::from_secs(30 * 86_400));
+        assert_eq!(config.session_max(), Duration::from_secs(365 * 86_400));
+        config.session_idle_days = 0.5;
+        assert_eq!(config.session_idle(), Duration::from_secs(43_200));
+        config.session_idle_secs = Some(2);
+        assert_eq!(config.session_idle(), Duration::from_secs(2));
+        config.session_max_days = -1.0;
+        assert_eq!(config.session_max(), Duration::ZERO);
+        let config = Config::parse_from([
+            "natter",
+            "--allowed-origins",
+            "https://a.example,https://b.example",
+        ]);
+        assert_eq!(
+            config.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+    }
 
     #[test]
     fn masks_database_passwords() {

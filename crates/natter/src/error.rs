@@ -42,6 +42,9 @@ pub enum AppError {
     /// 429 on a socket: too many of its requests are still being answered.
     #[error("too many requests in flight on this connection; wait for their answers")]
     Busy,
+    /// 429: the user sends messages faster than the send rate limit allows.
+    #[error("sending too fast, try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("a backing service is unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -79,6 +82,7 @@ impl AppError {
             Self::UnsupportedMedia(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Busy => "busy",
+            Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -95,7 +99,9 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::TooManyRequests { .. } | Self::Busy => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } | Self::Busy | Self::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -107,7 +113,7 @@ impl AppError {
             Self::Unavailable(cause) | Self::Internal(cause) => {
                 tracing::error!(code = self.code(), "{cause:#}");
             }
-            Self::TooManyRequests { .. } | Self::Busy => {
+            Self::TooManyRequests { .. } | Self::Busy | Self::RateLimited { .. } => {
                 metrics::counter!(crate::telemetry::RATE_LIMITED, "code" => self.code())
                     .increment(1);
             }
@@ -125,7 +131,9 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Self::TooManyRequests { retry_after_secs } = self {
+        if let Self::TooManyRequests { retry_after_secs } | Self::RateLimited { retry_after_secs } =
+            self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

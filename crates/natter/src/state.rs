@@ -8,6 +8,7 @@ use crate::cpu::CpuPool;
 use crate::realtime::notifier::Notifier;
 use crate::services::login_throttle::LoginThrottle;
 use crate::services::presence::Presence;
+use crate::services::send_limit::SendLimiter;
 use crate::services::sessions::SessionCache;
 use crate::store::Store;
 use crate::store::writer::MessageWriter;
@@ -24,6 +25,7 @@ pub struct Inner {
     pub cpu: CpuPool,
     pub login_throttle: LoginThrottle,
     pub sessions: SessionCache,
+    pub send_limit: SendLimiter,
 }
 
 impl Ctx {

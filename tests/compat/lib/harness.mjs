@@ -46,6 +46,8 @@ async function spawnNatter() {
   const baseUrl = `http://127.0.0.1:${port}`;
   const child = spawn(bin, [], {
     env: {
+      // The suites measure ordering and delivery under bursts, not the send rate limit.
+      NATTER_SEND_RATE: "0",
       ...process.env,
       NATTER_ADDR: `127.0.0.1:${port}`,
       NATTER_DATA_DIR: dataDir,

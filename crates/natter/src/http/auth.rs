@@ -71,8 +71,32 @@ pub async fn logout(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Respo
     Ok((StatusCode::NO_CONTENT, headers).into_response())
 }
 
+/// Ends every session of the caller (this one included) everywhere, live
+/// sockets included: "sign out everywhere".
+#[utoipa::path(post, path = "/auth/logout-all", tag = "accounts",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "every session of the user ended; the cookie is cleared"),
+        (status = 401, description = "`unauthorized`", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`: Redis is down in a multi-node deployment, nothing was ended", body = ErrorBody),
+        (status = "default", description = "any other error, in the contract's shape", body = ErrorBody),
+    ))]
+pub async fn logout_all(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Response> {
+    accounts::logout_all(&ctx, &user).await?;
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        header::SET_COOKIE,
+        clear_cookie_header().parse().expect("static cookie"),
+    );
+    Ok((StatusCode::NO_CONTENT, headers).into_response())
+}
+
 fn session_response(ctx: &Ctx, status: StatusCode, session: accounts::Session) -> Response {
-    let cookie = session_cookie_header(&session.token, ctx.config.secure_cookie);
+    let cookie = session_cookie_header(
+        &session.token,
+        ctx.config.secure_cookie,
+        ctx.config.session_max(),
+    );
     let body = SessionAnswer {
         user: public_user(ctx, session.user),
         token: session.token,

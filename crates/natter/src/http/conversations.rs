@@ -97,6 +97,7 @@ pub async fn history(
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the sender's send rate limit, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn send(
     State(ctx): State<Ctx>,
@@ -119,6 +120,7 @@ pub async fn send(
         (status = 201, description = "stored", body = MessageAnswer),
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: the sender's send rate limit, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn chat(
     State(ctx): State<Ctx>,

@@ -4,8 +4,10 @@
 //! A caller is identified by `Authorization: Bearer <token>` or by the session
 //! cookie. A cookie is sent by the browser on cross-site requests too, so a
 //! cookie-authenticated request that changes state must also prove it comes from
-//! our own origin: a same-origin `Origin` header, or the custom `X-Requested-With`
-//! header that a cross-site form cannot set.
+//! an allowed origin ([`origin::check`]: our own, or one in
+//! `NATTER_ALLOWED_ORIGINS`): an allowed `Origin` header, or, without any `Origin`,
+//! the custom `X-Requested-With` header that a cross-site form cannot set. A
+//! foreign `Origin` is refused whatever else the request carries.
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
@@ -13,6 +15,7 @@ use axum::http::request::Parts;
 use axum::http::{Method, header};
 
 use crate::error::AppError;
+use crate::services::origin::{self, OriginCheck};
 use crate::services::sessions::{self, AuthUser, SESSION_COOKIE};
 use crate::state::Ctx;
 
@@ -67,8 +70,10 @@ impl FromRequestParts<Ctx> for Auth {
             return Ok(Self(sessions::authenticate(ctx, token).await?));
         }
         let token = sessions::token_from_cookie(&parts.headers).ok_or(AppError::Unauthorized)?;
-        if !is_safe(&parts.method) && !same_origin(parts) {
-            return Err(AppError::Forbidden("cross-site request refused"));
+        if !is_safe(&parts.method) && !allowed_origin(parts, ctx) {
+            return Err(AppError::Forbidden(
+                "cross-site request refused: this origin may not act with the session cookie",
+            ));
         }
         Ok(Self(sessions::authenticate(ctx, &token).await?))
     }
@@ -84,34 +89,26 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-fn same_origin(parts: &Parts) -> bool {
-    if parts.headers.contains_key("x-requested-with") {
-        return true;
-    }
-    let origin = parts
-        .headers
-        .get(header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    let host = parts
-        .headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok());
-    match (origin, host) {
-        (Some(origin), Some(host)) => origin
-            .split_once("://")
-            .is_some_and(|(_, origin_host)| origin_host == host),
-        _ => false,
+fn allowed_origin(parts: &Parts, ctx: &Ctx) -> bool {
+    match origin::check(&parts.headers, &ctx.config.allowed_origins) {
+        OriginCheck::Allowed => true,
+        OriginCheck::Absent => parts.headers.contains_key("x-requested-with"),
+        OriginCheck::Refused => false,
     }
 }
 
 /// `Set-Cookie` value that starts a session.
-pub fn session_cookie_header(token: &str, secure: bool) -> String {
+/// The cookie lasts as long as the session may (`max_age`); the server ends
+/// an idle session sooner.
+pub fn session_cookie_header(token: &str, secure: bool, max_age: std::time::Duration) -> String {
     cookie::Cookie::build((SESSION_COOKIE, token.to_owned()))
         .path("/")
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
         .secure(secure)
-        .max_age(cookie::time::Duration::days(30))
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+        ))
         .build()
         .to_string()
 }

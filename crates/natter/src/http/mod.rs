@@ -39,6 +39,7 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                 .routes(routes!(auth::register))
                 .routes(routes!(auth::login))
                 .routes(routes!(auth::logout))
+                .routes(routes!(auth::logout_all))
                 .routes(routes!(me::get, me::patch))
                 .routes(routes!(me::change_password))
                 .merge(

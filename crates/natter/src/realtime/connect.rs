@@ -1,5 +1,6 @@
-//! Connection life cycle: refuse sockets without a valid session, join the
-//! user's rooms, and report the socket's start and end to the presence service.
+//! Connection life cycle: refuse handshakes from foreign origins and sockets
+//! without a valid session, join the user's rooms, and report the socket's
+//! start and end to the presence service.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,6 +12,7 @@ use socketioxide::socket::DisconnectReason;
 
 use super::events;
 use super::notifier::{session_room, user_room};
+use crate::services::origin::{self, OriginCheck};
 use crate::services::presence;
 use crate::services::sessions::{self, AuthUser};
 use crate::state::Ctx;
@@ -20,17 +22,30 @@ pub struct ConnectAuth {
     token: Option<String>,
 }
 
-/// The `connect_error` message clients see.
+/// Why a connection is refused: the `connect_error` message clients see is the
+/// contract's error code (`unauthorized`, `forbidden`).
 #[derive(Debug)]
-pub struct Unauthorized;
+pub enum Refused {
+    /// No valid session.
+    Unauthorized,
+    /// The handshake's `Origin` is neither ours nor an allowed one.
+    ForeignOrigin,
+}
 
-impl std::fmt::Display for Unauthorized {
+impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("unauthorized")
+        f.write_str(match self {
+            Self::Unauthorized => "unauthorized",
+            Self::ForeignOrigin => "forbidden",
+        })
     }
 }
 
-/// Connect middleware: the handshake's `auth.token`, or else the session cookie.
+/// Connect middleware: first the origin (a handshake with an `Origin` header,
+/// i.e. from a browser page, must come from our own or an allowed origin, since
+/// the browser sends the session cookie along even from another site; a
+/// handshake without one, from a non-browser client, passes), then the session:
+/// the handshake's `auth.token`, or else the session cookie.
 ///
 /// It also joins the user's room and registers the event handlers: socketioxide
 /// sends the CONNECT packet after the middleware but before it runs the connect
@@ -40,15 +55,20 @@ pub async fn authenticate<A: Adapter>(
     ctx: Ctx,
     socket: SocketRef<A>,
     TryData(auth): TryData<ConnectAuth>,
-) -> Result<(), Unauthorized> {
+) -> Result<(), Refused> {
+    let headers = &socket.req_parts().headers;
+    if origin::check(headers, &ctx.config.allowed_origins) == OriginCheck::Refused {
+        tracing::debug!(origin = ?headers.get("origin"), "handshake from a foreign origin refused");
+        return Err(Refused::ForeignOrigin);
+    }
     let token = auth
         .ok()
         .and_then(|a| a.token)
-        .or_else(|| sessions::token_from_cookie(&socket.req_parts().headers))
-        .ok_or(Unauthorized)?;
+        .or_else(|| sessions::token_from_cookie(headers))
+        .ok_or(Refused::Unauthorized)?;
     let user = sessions::authenticate(&ctx, &token)
         .await
-        .map_err(|_| Unauthorized)?;
+        .map_err(|_| Refused::Unauthorized)?;
     socket.join([user_room(&user.id), session_room(&user.token_hash)]);
     // One copy per socket, shared by its handlers: idle sockets are the bulk of memory.
     let user = Arc::new(user);

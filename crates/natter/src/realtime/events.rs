@@ -16,7 +16,7 @@ use crate::contract::events::{
 };
 use crate::domain::{ClientId, ConversationId, MessageText, Seq};
 use crate::error::{AppError, AppResult};
-use crate::services::sessions::AuthUser;
+use crate::services::sessions::{self, AuthUser};
 use crate::services::{conversations, messages};
 use crate::state::Ctx;
 use crate::store::writer::Sent;
@@ -81,6 +81,7 @@ impl Scope {
                 let (ctx, user, handler) = (ctx.clone(), user.clone(), handler.clone());
                 let permit = in_flight.clone().try_acquire_owned();
                 async move {
+                    sessions::mark_used(&ctx, &user);
                     let result = match (permit, payload) {
                         (Err(_), _) => Err(AppError::Busy),
                         (Ok(_permit), Ok(payload)) => handler(ctx, user, payload).await,

@@ -131,6 +131,17 @@ pub async fn logout(ctx: &Ctx, user: &AuthUser) -> AppResult<()> {
     Ok(())
 }
 
+/// Ends every session of the user, this one included, on every node.
+pub async fn logout_all(ctx: &Ctx, user: &AuthUser) -> AppResult<()> {
+    every_node_reachable(ctx)?;
+    let mut ended = ctx.store.delete_user_sessions(&user.id).await?;
+    if !ended.contains(&user.token_hash) {
+        ended.push(user.token_hash.clone());
+    }
+    sessions::end(ctx, &ended).await;
+    Ok(())
+}
+
 /// Sign-out promises that the session's live sockets close on every node. While
 /// Redis is down the other nodes cannot be told, so the request is refused (503)
 /// rather than half done.

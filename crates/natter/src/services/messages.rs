@@ -1,7 +1,8 @@
 //! Sending and reading messages. `send` is the one path for
 //! `POST /api/conversations/{id}/messages`, `POST /api/chat` and the socket
 //! event `message:send`: authorise, store durably (the writer also hands the
-//! message to the notifier, in seq order), answer.
+//! message to the notifier, in seq order), answer. Every send first takes a
+//! token from the sender's bucket ([`super::send_limit`]).
 
 use super::conversations::membership;
 use super::sessions::AuthUser;
@@ -19,6 +20,7 @@ pub async fn send(
     msg: MessageText,
     client_id: ClientId,
 ) -> AppResult<Sent> {
+    ctx.send_limit.check(&sender.id)?;
     let members = membership(ctx, &sender.id, conversation_id).await?;
     Ok(ctx
         .writer

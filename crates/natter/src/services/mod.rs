@@ -7,8 +7,10 @@ pub mod directory;
 pub mod images;
 pub mod login_throttle;
 pub mod messages;
+pub mod origin;
 pub mod presence;
 pub mod profiles;
+pub mod send_limit;
 pub mod sessions;
 
 use crate::contract::User;

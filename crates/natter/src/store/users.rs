@@ -156,23 +156,64 @@ impl Store {
         user_id: &UserId,
         now: Millis,
     ) -> StoreResult<()> {
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at) VALUES ($1, $2, $3)")
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) \
+             VALUES ($1, $2, $3, $3)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// The session's user and times, whether or not it has expired.
+    pub async fn session_user(&self, token_hash: &str) -> StoreResult<Option<SessionRow>> {
+        let sql = format!(
+            "SELECT {USER_COLUMNS}, sessions.created_at AS session_created_at, \
+             sessions.last_used_at AS session_last_used_at \
+             FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.token_hash = $1"
+        );
+        Ok(sqlx::query_as(&sql)
             .bind(token_hash)
-            .bind(user_id)
+            .fetch_optional(self.reader())
+            .await?)
+    }
+
+    pub async fn touch_session(&self, token_hash: &str, now: Millis) -> StoreResult<()> {
+        sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE token_hash = $1")
+            .bind(token_hash)
             .bind(now)
             .execute(self.writer())
             .await?;
         Ok(())
     }
 
-    pub async fn session_user(&self, token_hash: &str) -> StoreResult<Option<UserRow>> {
-        let sql = format!(
-            "SELECT {USER_COLUMNS} FROM sessions JOIN users ON users.id = sessions.user_id WHERE sessions.token_hash = $1"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(token_hash)
-            .fetch_optional(self.reader())
-            .await?)
+    /// Ends the sessions unused since `idle_before` or started before
+    /// `started_before`; returns the ended ones.
+    pub async fn delete_expired_sessions(
+        &self,
+        idle_before: Millis,
+        started_before: Millis,
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "DELETE FROM sessions WHERE last_used_at < $1 OR created_at < $2 RETURNING token_hash",
+        )
+        .bind(idle_before)
+        .bind(started_before)
+        .fetch_all(self.writer())
+        .await?)
+    }
+
+    /// Ends every session of the user; returns the ended ones.
+    pub async fn delete_user_sessions(&self, user_id: &UserId) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("DELETE FROM sessions WHERE user_id = $1 RETURNING token_hash")
+                .bind(user_id)
+                .fetch_all(self.writer())
+                .await?,
+        )
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> StoreResult<()> {
@@ -197,6 +238,15 @@ impl Store {
         .fetch_all(self.writer())
         .await?)
     }
+}
+
+/// A session's user, and when the session started and was last marked used.
+#[derive(Debug, FromRow)]
+pub struct SessionRow {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub session_created_at: Millis,
+    pub session_last_used_at: Millis,
 }
 
 #[derive(FromRow)]

@@ -39,6 +39,8 @@ fn free_port() -> u16 {
 async fn start(data_dir: &std::path::Path, port: u16) -> Server {
     let mut child = without_server_config(&mut Command::new(env!("CARGO_BIN_EXE_natter")))
         .env("NATTER_ADDR", format!("127.0.0.1:{port}"))
+        // Four senders stream as fast as they can: no send rate limit here.
+        .env("NATTER_SEND_RATE", "0")
         .env("NATTER_DATA_DIR", data_dir)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())

@@ -52,14 +52,25 @@ pub fn postgres_admin_url() -> String {
 
 impl TestApp {
     pub async fn sqlite() -> Self {
+        Self::sqlite_with(|_| {}).await
+    }
+
+    /// On SQLite, with settings changed by `configure`.
+    pub async fn sqlite_with(configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let config = Config::for_data_dir(dir.path());
+        let mut config = Config::for_data_dir(dir.path());
+        configure(&mut config);
         Self::start(config, dir).await
     }
 
     /// A fresh database on the PostgreSQL server, or `None` (and a loud notice)
     /// when none is reachable.
     pub async fn postgres() -> Option<Self> {
+        Self::postgres_with(|_| {}).await
+    }
+
+    /// On PostgreSQL, with settings changed by `configure`.
+    pub async fn postgres_with(configure: impl FnOnce(&mut Config)) -> Option<Self> {
         use sqlx::Connection;
         let admin_url = postgres_admin_url();
         let connect = sqlx::PgConnection::connect(&admin_url);
@@ -81,6 +92,7 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path());
         config.database_url = Some(format!("{prefix}/{name}"));
+        configure(&mut config);
         let mut app = Self::start(config, dir).await;
         app.owned_database = Some(OwnedDatabase { admin_url, name });
         Some(app)

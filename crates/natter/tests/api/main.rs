@@ -24,4 +24,5 @@ mod presence_cluster;
 mod realtime;
 mod redis_restart;
 mod schemathesis;
+mod security;
 mod slow_socket;
