@@ -72,7 +72,8 @@ impl Poller {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_socket_that_cannot_keep_up_is_closed_never_skipped() {
-    let app = TestApp::sqlite().await;
+    // The senders outpace the send rate limit on purpose: this is about delivery.
+    let app = TestApp::sqlite_with(|config| config.send_rate = 0).await;
     let receiver = app.register("slowreader").await;
     let mut senders: Vec<(TestUser, String)> = Vec::new();
     for i in 0..SENDERS {
