@@ -1,4 +1,4 @@
-// A small soak: 200 clients in the lobby for SOAK_SECONDS (default 60) while 10
+// A small soak: 200 clients (SOAK_CLIENTS) in the lobby for SOAK_SECONDS (default 60) while 10
 // of them send, every client dropping its connection now and then and coming
 // back (catching up over HTTP from its last contiguous seq). Afterwards: every
 // acknowledged message is at every receiver exactly once, no socket ever got
@@ -10,7 +10,7 @@ import { Client, api, register, serverPid, sleep, useServer } from "../lib/harne
 
 useServer();
 
-const CLIENTS = 200;
+const CLIENTS = Number(process.env.SOAK_CLIENTS || 200);
 const SENDERS = 10;
 const SECONDS = Number(process.env.SOAK_SECONDS || 60);
 
