@@ -25,6 +25,50 @@ pub struct TestApp {
     stop: Option<oneshot::Sender<()>>,
 }
 
+/// Sends a request to the server at `base`; returns the status and the JSON
+/// body (Null when empty). Shared by the in-process apps and the spawned nodes.
+pub async fn call(
+    http: &reqwest::Client,
+    base: &str,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = http.request(method, format!("{base}{path}"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("request sent");
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
+    };
+    (status, json)
+}
+
+/// The Redis the cluster tests use (`REDIS_URL`), if it accepts connections.
+pub async fn reachable_redis() -> Option<String> {
+    let redis_url =
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    let host = redis_url
+        .trim_start_matches("redis://")
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_owned();
+    tokio::net::TcpStream::connect(&host)
+        .await
+        .is_ok()
+        .then_some(redis_url)
+}
+
 /// Runs one scenario against SQLite and against PostgreSQL (skipped, loudly,
 /// when no PostgreSQL server is reachable).
 macro_rules! on_both_backends {
@@ -101,19 +145,12 @@ impl TestApp {
     /// Two nodes sharing one fresh PostgreSQL database and fanning out through
     /// Redis, or `None` (and a loud notice) when either service is unreachable.
     pub async fn cluster() -> Option<(Self, Self)> {
-        let redis_url =
-            std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let host = redis_url
-            .trim_start_matches("redis://")
-            .split('/')
-            .next()
-            .unwrap_or("");
-        if tokio::net::TcpStream::connect(host).await.is_err() {
-            loud(&format!(
-                "SKIPPED: multi-node test: no Redis at {redis_url} (set REDIS_URL)"
-            ));
+        let Some(redis_url) = reachable_redis().await else {
+            loud(
+                "SKIPPED: multi-node test: no Redis at REDIS_URL (default redis://127.0.0.1:6379)",
+            );
             return None;
-        }
+        };
         let mut first = Self::postgres().await?;
         let database_url = first.database_url.clone();
         let database = first.owned_database.take();
@@ -161,23 +198,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.expect("request sent");
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text)
-                .unwrap_or_else(|_| panic!("non-JSON body for {path}: {text}"))
-        };
-        (status, json)
+        call(&self.http, &self.base, method, path, token, body).await
     }
 
     pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{TestSocket, loud};
+use crate::helpers::{TestSocket, loud, reachable_redis};
 use crate::redis_restart::{Database, Node};
 
 /// The heartbeat TTL the nodes run with, in seconds.
@@ -67,20 +67,12 @@ async fn presence_of(socket: &TestSocket, id: &str, until: Instant) -> Option<Va
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_nodes_users_go_offline_everywhere() {
-    let redis_url =
-        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-    let host = redis_url
-        .trim_start_matches("redis://")
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_owned();
-    if tokio::net::TcpStream::connect(&host).await.is_err() {
-        loud(&format!(
-            "SKIPPED: presence across nodes: no Redis at {redis_url} (set REDIS_URL)"
-        ));
+    let Some(redis_url) = reachable_redis().await else {
+        loud(
+            "SKIPPED: presence across nodes: no Redis at REDIS_URL (default redis://127.0.0.1:6379)",
+        );
         return;
-    }
+    };
     let Some(database) = Database::create("presence across nodes").await else {
         return;
     };
