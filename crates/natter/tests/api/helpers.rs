@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 pub struct TestApp {
     database_url: Option<String>,
     /// The PostgreSQL database this app made for itself, dropped with it.
-    owned_database: Option<OwnedDatabase>,
+    owned_database: Option<TestDatabase>,
     pub base: String,
     http: reqwest::Client,
     _dir: tempfile::TempDir,
@@ -115,30 +115,13 @@ impl TestApp {
 
     /// On PostgreSQL, with settings changed by `configure`.
     pub async fn postgres_with(configure: impl FnOnce(&mut Config)) -> Option<Self> {
-        use sqlx::Connection;
-        let admin_url = postgres_admin_url();
-        let connect = sqlx::PgConnection::connect(&admin_url);
-        let mut admin = match tokio::time::timeout(Duration::from_secs(3), connect).await {
-            Ok(Ok(conn)) => conn,
-            _ => {
-                loud(&format!(
-                    "SKIPPED: PostgreSQL test: no server at {admin_url} (set TEST_DATABASE_URL)"
-                ));
-                return None;
-            }
-        };
-        let name = format!("natter_t_{}", natter::domain::UserId::generate());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let (prefix, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+        let database = TestDatabase::create("PostgreSQL test").await?;
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path());
-        config.database_url = Some(format!("{prefix}/{name}"));
+        config.database_url = Some(database.url.clone());
         configure(&mut config);
         let mut app = Self::start(config, dir).await;
-        app.owned_database = Some(OwnedDatabase { admin_url, name });
+        app.owned_database = Some(database);
         Some(app)
     }
 
@@ -305,29 +288,57 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(database) = self.owned_database.take() {
-            database.drop_now();
-        }
+        // The server stops first, then its database goes.
+        drop(self.owned_database.take());
     }
 }
 
-struct OwnedDatabase {
+/// A fresh PostgreSQL database, dropped (with its connections) when this is.
+pub struct TestDatabase {
     admin_url: String,
     name: String,
+    pub url: String,
 }
 
-impl OwnedDatabase {
-    /// Drops the database, ending the app's connections to it (Drop cannot await,
-    /// so this runs on a thread of its own).
-    fn drop_now(self) {
+impl TestDatabase {
+    /// `None`, and a loud notice naming `test`, when no server is reachable.
+    pub async fn create(test: &str) -> Option<Self> {
+        use sqlx::Connection;
+        let admin_url = postgres_admin_url();
+        let connect = sqlx::PgConnection::connect(&admin_url);
+        let Ok(Ok(mut admin)) = tokio::time::timeout(Duration::from_secs(3), connect).await else {
+            loud(&format!(
+                "SKIPPED: {test}: no PostgreSQL at {admin_url} (set TEST_DATABASE_URL)"
+            ));
+            return None;
+        };
+        let name = format!("natter_t_{}", natter::domain::UserId::generate());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let (prefix, _) = admin_url.rsplit_once('/').expect("database URL has a path");
+        let url = format!("{prefix}/{name}");
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drop cannot await, so the DROP runs on a thread of its own.
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
         let dropped = std::thread::spawn(move || {
             use sqlx::Connection;
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&self.admin_url).await?;
-                let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
                 sqlx::query(&sql).execute(&mut admin).await?;
                 anyhow::Ok(())
             })

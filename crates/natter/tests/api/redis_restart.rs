@@ -15,7 +15,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestSocket, loud, postgres_admin_url, without_server_config};
+use crate::helpers::{TestDatabase, TestSocket, loud, without_server_config};
 use reqwest::{Method, StatusCode};
 use rust_socketio::TransportType;
 use serde_json::{Value, json};
@@ -126,59 +126,6 @@ async fn redis_answers(port: u16) -> bool {
     stream.write_all(b"PING\r\n").await.is_ok()
         && stream.read_exact(&mut reply).await.is_ok()
         && &reply == b"+PONG\r\n"
-}
-
-/// A fresh PostgreSQL database, dropped (with its connections) on every exit path.
-pub(crate) struct Database {
-    admin_url: String,
-    name: String,
-    pub(crate) url: String,
-}
-
-impl Database {
-    /// `test` names the test in the notice when it is skipped.
-    pub(crate) async fn create(test: &str) -> Option<Self> {
-        use sqlx::Connection;
-        let admin_url = postgres_admin_url();
-        let connect = sqlx::PgConnection::connect(&admin_url);
-        let Ok(Ok(mut admin)) = tokio::time::timeout(Duration::from_secs(3), connect).await else {
-            loud(&format!(
-                "SKIPPED: {test}: no PostgreSQL at {admin_url} (set TEST_DATABASE_URL)"
-            ));
-            return None;
-        };
-        let name = format!("natter_t_{}", natter::domain::UserId::generate());
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .await
-            .expect("create test database");
-        let (prefix, _) = admin_url.rsplit_once('/').expect("database URL has a path");
-        let url = format!("{prefix}/{name}");
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        let _ = std::thread::spawn(move || {
-            use sqlx::Connection;
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let mut admin = sqlx::PgConnection::connect(&admin_url).await?;
-                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                sqlx::query(&sql).execute(&mut admin).await?;
-                anyhow::Ok(())
-            })
-        })
-        .join();
-    }
 }
 
 /// One natter process.
@@ -374,7 +321,7 @@ async fn nodes_survive_a_redis_restart() {
         loud("SKIPPED: Redis restart test: no redis-server binary on PATH");
         return;
     }
-    let Some(database) = Database::create("Redis restart test").await else {
+    let Some(database) = TestDatabase::create("Redis restart test").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
