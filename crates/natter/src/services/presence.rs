@@ -56,15 +56,34 @@ pub async fn announce_online(ctx: &Ctx, user: &AuthUser, sid: Sid, first_here: b
 /// were last seen and announce them offline.
 pub async fn socket_disconnected(ctx: &Ctx, user: &AuthUser, sid: Sid) {
     metrics::gauge!(crate::telemetry::SOCKETS_CONNECTED).decrement(1.0);
-    if ctx.presence.disconnected(&user.id)
-        && ctx.notifier.other_sockets_of(&user.id, sid).await == 0
-    {
-        let now = now_ms();
-        if let Err(e) = ctx.store.set_last_seen(&user.id, Some(now)).await {
-            tracing::warn!(user = %user.id, "could not store last seen: {e}");
-        }
-        ctx.notifier.presence(&user.id, false, Some(now)).await;
+    if !ctx.presence.disconnected(&user.id) {
+        return;
     }
+    if ctx.notifier.other_sockets_of(&user.id, sid).await == 0 {
+        announce_offline(ctx, user).await;
+        return;
+    }
+    // The user's last sockets on two nodes may close at once, and each node then
+    // still counts the other's: look once more after both closes have settled.
+    let (ctx, user) = (ctx.clone(), user.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(RECHECK_AFTER).await;
+        if !ctx.presence.has_local_socket(&user.id)
+            && ctx.notifier.other_sockets_of(&user.id, sid).await == 0
+        {
+            announce_offline(&ctx, &user).await;
+        }
+    });
+}
+
+const RECHECK_AFTER: Duration = Duration::from_secs(1);
+
+async fn announce_offline(ctx: &Ctx, user: &AuthUser) {
+    let now = now_ms();
+    if let Err(e) = ctx.store.set_last_seen(&user.id, Some(now)).await {
+        tracing::warn!(user = %user.id, "could not store last seen: {e}");
+    }
+    ctx.notifier.presence(&user.id, false, Some(now)).await;
 }
 
 #[derive(Default)]
@@ -129,15 +148,19 @@ impl Presence {
     /// Whether `user_id` has a socket on this node or, with `REDIS_URL`, on any
     /// live node (as of the cluster view's last tick). Never waits.
     pub fn is_online(&self, user_id: &UserId) -> bool {
-        let here = self
-            .sockets
+        self.has_local_socket(user_id)
+            || self
+                .cluster
+                .as_ref()
+                .is_some_and(|cluster| cluster.online_elsewhere(user_id))
+    }
+
+    /// Whether `user_id` has a socket on this node.
+    pub fn has_local_socket(&self, user_id: &UserId) -> bool {
+        self.sockets
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .contains_key(user_id);
-        here || self
-            .cluster
-            .as_ref()
-            .is_some_and(|cluster| cluster.online_elsewhere(user_id))
+            .contains_key(user_id)
     }
 
     /// The users with a socket on this node.

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
-use crate::helpers::{TestSocket, loud, reachable_redis};
-use crate::redis_restart::{Database, Node};
+use crate::helpers::{TestDatabase, TestSocket, loud, reachable_redis};
+use crate::redis_restart::Node;
 
 /// The heartbeat TTL the nodes run with, in seconds.
 const TTL: &str = "3";
@@ -73,7 +73,7 @@ async fn a_killed_nodes_users_go_offline_everywhere() {
         );
         return;
     };
-    let Some(database) = Database::create("presence across nodes").await else {
+    let Some(database) = TestDatabase::create("presence across nodes").await else {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -119,6 +119,16 @@ async fn a_killed_nodes_users_go_offline_everywhere() {
     );
     let alice_now = user(&two, &bob, &alice_id).await;
     assert_eq!(alice_now["lastSeenAt"], Value::Null, "{alice_now}");
+
+    // Announcements of the connects above may still be on their way: take
+    // them now, so that what follows the kill is only what the kill caused.
+    for socket in [&bob_2, &carol_3] {
+        while socket
+            .try_next("presence", Duration::from_millis(300))
+            .await
+            .is_some()
+        {}
+    }
 
     // Node 1 dies without closing anything.
     let before_kill = natter::domain::now_ms();
