@@ -582,7 +582,9 @@ try {
     const divider = pageB.getByTestId("unread-divider");
     await divider.waitFor();
     assert.equal(Number(await divider.getAttribute("data-seq")), before + 1, "the divider sits at the first unread");
-    assert.ok(await divider.isVisible());
+    // The virtualized list may re-render once as its rows are measured: the divider
+    // must be on screen once it settles.
+    await divider.waitFor({ state: "visible", timeout: T });
     await pageB.locator(`[data-testid=message][data-seq="${before + 1}"]`).waitFor();
     // Nothing below the fold was marked read yet.
     await pageB.waitForTimeout(400);
