@@ -118,6 +118,20 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   const connected = state.connection === "connected";
   const outbox = useOutbox(me, socketRef, connected, dispatch);
 
+  // The users I block: loaded once, changed only from this client's profile view.
+  const [blocked, setBlocked] = useState<ReadonlySet<string>>(() => new Set());
+  useEffect(() => {
+    api.blocks().then((r) => setBlocked(new Set(r.users.map((u) => u.id)))).catch(() => {});
+  }, []);
+  const setBlock = useCallback(async (id: string, on: boolean) => {
+    await api.setBlocked(id, on);
+    setBlocked((prev) => {
+      const next = new Set(prev);
+      if (on) next.add(id); else next.delete(id);
+      return next;
+    });
+  }, []);
+
   useEffect(() => { void resync.sync(); }, [resync]);
 
   const unreadTotal = state.conversations.reduce((n, c) => n + c.unreadCount, 0);
@@ -254,8 +268,8 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   if (route.kind === "profile") {
     mainView = <ProfilePanel me={state.me ?? me} onBack={goBack} onUpdated={(u) => dispatch({ type: "user", user: u })} onSignOutEverywhere={() => signOut(true)} />;
   } else if (route.kind === "user") {
-    mainView = <UserProfile id={route.id} users={state.users} connected={connected} onBack={goBack} onMessage={startChat}
-      onLoaded={(u) => dispatch({ type: "users", users: [u] })} />;
+    mainView = <UserProfile id={route.id} users={state.users} connected={connected} blocked={blocked.has(route.id)} onBack={goBack} onMessage={startChat}
+      onLoaded={(u) => dispatch({ type: "users", users: [u] })} onBlock={setBlock} />;
   } else if (active) {
     mainView = (
       <ChatView
@@ -274,6 +288,8 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         onSeen={onSeenActive}
         onOpenProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })}
         ensureUser={ensureUser}
+        blocked={blocked}
+        onUnblock={(id) => { void setBlock(id, false).catch(() => {}); }}
         lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected}
           onLoaded={(list) => dispatch({ type: "users", users: list })} onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
       />

@@ -65,6 +65,9 @@ export const api = {
     request<{ users: User[]; nextCursor: string | null }>(
       "GET", `/api/users?q=${enc(q)}&limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ""}`),
   user: (id: string) => request<{ user: User }>("GET", `/api/users/${enc(id)}`),
+  blocks: () => request<{ users: User[] }>("GET", "/api/me/blocks"),
+  setBlocked: (userId: string, blocked: boolean) =>
+    request<void>(blocked ? "PUT" : "DELETE", `/api/me/blocks/${enc(userId)}`),
   startChat: (userId: string) => request<{ conversation: Conversation }>("POST", "/api/conversations", { userId }),
   conversations: () => request<{ conversations: Conversation[] }>("GET", "/api/conversations"),
   conversation: (id: string) => request<{ conversation: Conversation }>("GET", `/api/conversations/${enc(id)}`),

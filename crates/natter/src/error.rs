@@ -26,6 +26,9 @@ pub enum AppError {
     /// 404, also for things the caller may not see.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 403: a block between the two users stands in the way (contract v2 "Blocking").
+    #[error("you cannot message this user")]
+    Blocked,
     #[error("this method is not allowed here")]
     MethodNotAllowed,
     #[error("{message}")]
@@ -77,6 +80,7 @@ impl AppError {
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
+            Self::Blocked => "blocked",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::TooLarge(_) => "payload_too_large",
             Self::UnsupportedMedia(_) => "unsupported_media_type",
@@ -92,7 +96,7 @@ impl AppError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Blocked => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,

@@ -30,6 +30,9 @@ interface Props {
   onOpenProfile: (userId: string) => void;
   ensureUser: (id: string) => void;
   lobbyMembers?: React.ReactNode;
+  /** The users I block: no composer in our direct chat, their other messages collapsed. */
+  blocked: ReadonlySet<string>;
+  onUnblock: (userId: string) => void;
 }
 
 const keyOf = (m: LocalMessage) => `${m.senderId}:${m.clientId}`;
@@ -78,12 +81,20 @@ export function ChatView(p: Props) {
       ) : (
         <div className="min-h-0 flex-1" data-testid="message-list-loading" role="status" aria-label={t.connecting} />
       )}
-      <Composer key={c.id} conversationId={c.id} meId={me.id} onSend={(text) => p.onSend(text)} onTyping={p.onTyping} />
+      {peer && p.blocked.has(peer.id) ? (
+        <div className="flex flex-wrap items-center justify-center gap-3 border-t border-slate-200 bg-white px-3 py-3 text-sm text-slate-600" data-testid="blocked-notice">
+          {t.blockedNotice}
+          <button onClick={() => p.onUnblock(peer.id)} data-testid="blocked-unblock"
+            className="rounded-lg bg-indigo-50 px-3 py-1.5 font-semibold text-indigo-700 hover:bg-indigo-100 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40">{t.unblock}</button>
+        </div>
+      ) : (
+        <Composer key={c.id} conversationId={c.id} meId={me.id} onSend={(text) => p.onSend(text)} onTyping={p.onTyping} />
+      )}
     </section>
   );
 }
 
-function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onSeen, ensureUser, readAtOpen, title, typers }: Props & { readAtOpen: number; title: string; typers: string[] }) {
+function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onSeen, ensureUser, readAtOpen, title, typers, blocked }: Props & { readAtOpen: number; title: string; typers: string[] }) {
   const { t } = useI18n();
   const lobby = c.kind === "lobby";
   const messages = useMemo(() => log?.messages ?? [], [log?.messages]);
@@ -182,6 +193,7 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
           return (
             <MessageRow m={m} mine={m.senderId === me.id} grouped={grouped} showTime={endsGroup || m.status !== "sent"}
               sender={users[m.senderId]} newDay={newDay} divider={m.seq != null && m.seq === dividerSeq}
+              collapsed={c.kind !== "direct" && m.senderId !== me.id && blocked.has(m.senderId)}
               read={readSeq != null && m.seq === readSeq} onRetry={retry} />
           );
         }}
@@ -243,12 +255,23 @@ function EmptyChat({ text }: { text: string }) {
   );
 }
 
-const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender, read, newDay, divider, onRetry }: {
+const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender, read, newDay, divider, collapsed, onRetry }: {
   m: LocalMessage; mine: boolean; grouped: boolean; showTime: boolean; sender: User | undefined; read: boolean;
-  newDay: boolean; divider: boolean; onRetry: (m: LocalMessage) => void;
+  newDay: boolean; divider: boolean; collapsed: boolean; onRetry: (m: LocalMessage) => void;
 }) {
   const { t, lang } = useI18n();
+  const [revealed, setRevealed] = useState(false);
   const name = mine ? t.me : sender?.displayName ?? m.user;
+  if (collapsed && !revealed) {
+    return (
+      <div className="px-3 py-1 md:px-6">
+        <p data-testid="message-collapsed" data-seq={m.seq ?? ""} className="flex items-center gap-2 pl-10 text-xs italic text-slate-500">
+          {t.blockedMessage}
+          <button onClick={() => setRevealed(true)} className="rounded-md px-1.5 py-0.5 font-semibold not-italic text-indigo-700 hover:bg-indigo-50 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">{t.showMessage}</button>
+        </p>
+      </div>
+    );
+  }
   return (
     <div className="px-3 md:px-6">
       {newDay && (

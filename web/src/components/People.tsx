@@ -5,13 +5,16 @@ import { presenceText } from "../format";
 import { errorText, useI18n } from "../i18n";
 import type { User } from "../types";
 import { Avatar } from "./Avatar";
+import { ConfirmDialog } from "./Sidebar";
 
-export function UserProfile({ id, users, connected, onBack, onMessage, onLoaded }: {
-  id: string; users: Record<string, User>; connected: boolean; onBack: () => void;
-  onMessage: (id: string) => Promise<void>; onLoaded: (u: User) => void;
+export function UserProfile({ id, users, connected, blocked, onBack, onMessage, onLoaded, onBlock }: {
+  id: string; users: Record<string, User>; connected: boolean; blocked: boolean; onBack: () => void;
+  onMessage: (id: string) => Promise<void>; onLoaded: (u: User) => void; onBlock: (id: string, on: boolean) => Promise<void>;
 }) {
   const { t, lang } = useI18n();
   const [error, setError] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const fail = (e: unknown) => setError(e instanceof ApiError ? e.code : "unknown");
   const u = users[id];
   useEffect(() => {
     let stop = false;
@@ -38,10 +41,22 @@ export function UserProfile({ id, users, connected, onBack, onMessage, onLoaded 
             </div>
             {u.statusMessage && <p className="text-sm text-slate-700">{u.statusMessage}</p>}
             <p className="text-xs text-slate-500" data-testid="user-profile-presence">{connected ? presenceText(u, lang, t) : t.waitingForNetwork}</p>
-            <button onClick={() => { onMessage(u.id).catch((e) => setError(e instanceof ApiError ? e.code : "unknown")); }} data-testid="user-profile-message"
-              className="mt-2 rounded-xl bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-700 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40">
-              {t.startChat}
-            </button>
+            <div className="mt-2 flex flex-wrap justify-center gap-2">
+              <button onClick={() => { setError(null); onMessage(u.id).catch(fail); }} data-testid="user-profile-message"
+                className="rounded-xl bg-indigo-600 px-4 py-2 text-sm font-semibold text-white shadow-sm hover:bg-indigo-700 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40">
+                {t.startChat}
+              </button>
+              <button onClick={() => { setError(null); if (blocked) onBlock(u.id, false).catch(fail); else setConfirming(true); }}
+                data-testid="user-profile-block" data-blocked={blocked ? "true" : "false"}
+                className="rounded-xl border border-slate-200 px-4 py-2 text-sm font-semibold text-rose-700 hover:bg-rose-50 focus:outline-none focus-visible:ring-4 focus-visible:ring-rose-500/30">
+                {blocked ? t.unblock : t.block}
+              </button>
+            </div>
+            {error && <p role="alert" className="text-sm text-rose-700">{errorText(t, error)}</p>}
+            {confirming && (
+              <ConfirmDialog text={t.blockConfirm(u.displayName)} confirm={t.block} onCancel={() => setConfirming(false)}
+                onConfirm={() => { setConfirming(false); onBlock(u.id, true).catch(fail); }} />
+            )}
           </div>
         ) : error ? (
           <p role="alert" className="text-center text-sm text-rose-700">{error === "not_found" ? t.userNotFound : errorText(t, error)}</p>

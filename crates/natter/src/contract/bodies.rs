@@ -80,6 +80,12 @@ pub struct UsersPage {
     pub next_cursor: Option<String>,
 }
 
+/// `GET /api/me/blocks`: the users the caller blocks, the latest first.
+#[derive(Debug, Serialize, TS, ToSchema)]
+pub struct BlockedUsers {
+    pub users: Vec<User>,
+}
+
 #[derive(Debug, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenConversation {

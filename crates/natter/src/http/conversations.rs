@@ -21,6 +21,7 @@ use crate::store::writer::Sent;
     responses(
         (status = 201, description = "created", body = ConversationAnswer),
         (status = 200, description = "it already existed", body = ConversationAnswer),
+        (status = 403, description = "`blocked`: one of the two blocks the other and they have no chat yet", body = ErrorBody),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
         (status = 422, description = "`cannot_chat_with_self`", body = ErrorBody),
     ))]
@@ -95,6 +96,7 @@ pub async fn history(
     responses(
         (status = 201, description = "stored", body = MessageAnswer),
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
+        (status = 403, description = "`blocked`: a direct chat between a blocked pair", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the sender's send rate limit, with `Retry-After`", body = ErrorBody),

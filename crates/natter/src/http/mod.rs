@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod avatars;
+pub mod blocks;
 pub mod conversations;
 pub mod extract;
 pub mod me;
@@ -47,6 +48,8 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                         .routes(routes!(me::put_avatar, me::delete_avatar))
                         .layer(DefaultBodyLimit::max(me::AVATAR_BODY_LIMIT)),
                 )
+                .routes(routes!(blocks::list))
+                .routes(routes!(blocks::block, blocks::unblock))
                 .routes(routes!(users::list))
                 .routes(routes!(users::get))
                 .routes(routes!(avatars::get))

@@ -47,7 +47,8 @@ enum Audience<'a> {
     User(&'a UserId),
     Members {
         members: &'a Members,
-        except: Option<&'a UserId>,
+        /// Members left out: the actor, and for typing whoever blocks it.
+        except: &'a [UserId],
     },
 }
 
@@ -74,7 +75,7 @@ impl Notifier {
             while let Some(c) = committed.recv().await {
                 let audience = Audience::Members {
                     members: &c.members,
-                    except: None,
+                    except: &[],
                 };
                 notifier
                     .emit(audience, ServerEvent::Message(c.message))
@@ -88,19 +89,22 @@ impl Notifier {
         self.emit(Audience::User(user_id), event).await;
     }
 
+    /// Tells the members but `user_id` and those who block it that it types.
     pub async fn typing(
         &self,
         members: &Members,
         conversation_id: &ConversationId,
         user_id: &UserId,
+        blockers: &[UserId],
     ) {
         let event = ServerEvent::Typing(TypingEvent {
             conversation_id: conversation_id.clone(),
             user_id: user_id.clone(),
         });
+        let except: Vec<UserId> = std::iter::once(user_id).chain(blockers).cloned().collect();
         let audience = Audience::Members {
             members,
-            except: Some(user_id),
+            except: &except,
         };
         self.emit(audience, event).await;
     }
@@ -119,7 +123,7 @@ impl Notifier {
         });
         let audience = Audience::Members {
             members,
-            except: Some(user_id),
+            except: std::slice::from_ref(user_id),
         };
         self.emit(audience, event).await;
     }
@@ -176,14 +180,14 @@ impl Notifier {
             }
             Audience::Members {
                 members: Members::Everyone,
-                except: None,
+                except: [],
             } => with_io!(self, io => io.emit(name, &data).await),
             Audience::Members {
                 members: Members::Everyone,
-                except: Some(except),
+                except,
             } => {
-                let room = user_room(except);
-                with_io!(self, io => io.except(room).emit(name, &data).await)
+                let rooms: Vec<String> = except.iter().map(user_room).collect();
+                with_io!(self, io => io.except(rooms).emit(name, &data).await)
             }
             Audience::Members {
                 members: Members::Pair(a, b),
@@ -191,9 +195,12 @@ impl Notifier {
             } => {
                 let rooms: Vec<String> = [a, b]
                     .into_iter()
-                    .filter(|id| Some(*id) != except)
+                    .filter(|id| !except.contains(id))
                     .map(user_room)
                     .collect();
+                if rooms.is_empty() {
+                    return;
+                }
                 with_io!(self, io => io.to(rooms).emit(name, &data).await)
             }
         };

@@ -2,8 +2,8 @@
 //! use one, read marks and typing. Non-members get the same 404 as for a
 //! conversation that does not exist.
 
-use super::public_user;
 use super::sessions::AuthUser;
+use super::{blocks, public_user};
 use crate::contract::{Conversation, ConversationKind};
 use crate::domain::{ConversationId, Seq, UserId, now_ms};
 use crate::error::{AppError, AppResult};
@@ -25,6 +25,16 @@ pub async fn open_direct(
     }
     if ctx.store.user_by_id(peer_id).await?.is_none() {
         return Err(AppError::NotFound("user"));
+    }
+    // A blocked pair keeps a chat it already has (its history stays readable)
+    // but cannot start one.
+    if ctx
+        .store
+        .direct_between(&caller.id, peer_id)
+        .await?
+        .is_none()
+    {
+        blocks::ensure_not_blocked(ctx, &caller.id, peer_id).await?;
     }
     let (id, created) = ctx
         .store
@@ -106,8 +116,9 @@ pub async fn typing(
     conversation_id: &ConversationId,
 ) -> AppResult<()> {
     let members = membership(ctx, &caller.id, conversation_id).await?;
+    let blockers = ctx.store.blockers_of(&caller.id).await?;
     ctx.notifier
-        .typing(&members, conversation_id, &caller.id)
+        .typing(&members, conversation_id, &caller.id, &blockers)
         .await;
     Ok(())
 }

@@ -2,14 +2,17 @@
 //! `POST /api/conversations/{id}/messages`, `POST /api/chat` and the socket
 //! event `message:send`: authorise, store durably (the writer also hands the
 //! message to the notifier, in seq order), answer. Every send first takes a
-//! token from the sender's bucket ([`super::send_limit`]).
+//! token from the sender's bucket ([`super::send_limit`]); a direct chat
+//! between a blocked pair takes no sends ([`super::blocks`]).
 
+use super::blocks;
 use super::conversations::membership;
 use super::sessions::AuthUser;
 use crate::contract::bodies::HistoryPage;
 use crate::domain::{ClientId, ConversationId, MessageText, PageLimit, Seq};
 use crate::error::AppResult;
 use crate::state::Ctx;
+use crate::store::conversations::Members;
 use crate::store::messages::PageQuery;
 use crate::store::writer::{SendRequest, Sent};
 
@@ -22,6 +25,9 @@ pub async fn send(
 ) -> AppResult<Sent> {
     ctx.send_limit.check(&sender.id)?;
     let members = membership(ctx, &sender.id, conversation_id).await?;
+    if let Members::Pair(a, b) = &members {
+        blocks::ensure_not_blocked(ctx, a, b).await?;
+    }
     Ok(ctx
         .writer
         .send(SendRequest {

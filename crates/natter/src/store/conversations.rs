@@ -98,6 +98,8 @@ LEFT JOIN users mu ON mu.id = m.sender_id
 WHERE (c.kind = 'lobby' OR c.user_a = $1 OR c.user_b = $1) AND ($2 = '' OR c.id = $2)
 ORDER BY c.last_activity_at DESC, c.id";
 
+const DIRECT_BETWEEN: &str = "SELECT id FROM conversations WHERE user_a = $1 AND user_b = $2";
+
 impl Store {
     /// The direct conversation of a pair, created if it does not exist yet.
     /// Returns its id and whether this call created it.
@@ -126,13 +128,30 @@ impl Store {
         if let Some(id) = inserted {
             return Ok((id, true));
         }
-        let id =
-            sqlx::query_scalar("SELECT id FROM conversations WHERE user_a = $1 AND user_b = $2")
-                .bind(a)
-                .bind(b)
-                .fetch_one(self.writer())
-                .await?;
+        let id = sqlx::query_scalar(DIRECT_BETWEEN)
+            .bind(a)
+            .bind(b)
+            .fetch_one(self.writer())
+            .await?;
         Ok((id, false))
+    }
+
+    /// The direct conversation of a pair, if it was ever started.
+    pub async fn direct_between(
+        &self,
+        user_x: &UserId,
+        user_y: &UserId,
+    ) -> StoreResult<Option<ConversationId>> {
+        let (a, b) = if user_x < user_y {
+            (user_x, user_y)
+        } else {
+            (user_y, user_x)
+        };
+        Ok(sqlx::query_scalar(DIRECT_BETWEEN)
+            .bind(a)
+            .bind(b)
+            .fetch_optional(self.reader())
+            .await?)
     }
 
     /// Every conversation of the user, most recent activity first.

@@ -12,6 +12,7 @@
 //! them in batches.
 
 pub mod avatars;
+pub mod blocks;
 pub mod conversations;
 pub mod messages;
 pub mod users;

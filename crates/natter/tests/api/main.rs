@@ -15,6 +15,7 @@ mod helpers;
 
 mod accounts;
 mod avatars;
+mod blocking;
 mod cluster;
 mod conversations;
 mod delivery;
