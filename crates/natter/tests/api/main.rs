@@ -15,12 +15,16 @@ mod helpers;
 
 mod accounts;
 mod avatars;
+mod body_limits;
 mod cluster;
+mod connections;
 mod conversations;
 mod delivery;
 mod durability;
+mod logs;
 mod node_suites;
 mod presence_cluster;
+mod proxy;
 mod realtime;
 mod redis_restart;
 mod schemathesis;
