@@ -198,7 +198,7 @@ async fn oversized_uploads_through_nginx_leave_both_nodes_serving() {
         let socket = TestSocket::connect(&nginx.base, Some(json!({"token": bob.token})), transport)
             .await
             .expect("socket connects through nginx");
-        let sent = node_a.send(&alice, &id, "through nginx", &name).await;
+        let sent = node_a.send(&alice, &id, "through nginx", name).await;
         assert_eq!(socket.next("message").await, sent);
         let ack = socket
             .emit_ack("typing", json!({"conversationId": id}))
