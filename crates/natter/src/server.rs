@@ -18,7 +18,7 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use tower::ServiceExt;
 
@@ -28,7 +28,8 @@ pub struct Limits {
     /// Time to send a whole request head; also how long a kept-alive connection
     /// may sit idle between requests.
     pub header_timeout: Duration,
-    /// Open connections at most; the next ones wait in the kernel's listen backlog.
+    /// Open connections at most (a WebSocket or long-polling session counts
+    /// while it lives); the next ones wait in the kernel's listen backlog.
     pub max_connections: usize,
 }
 
@@ -74,11 +75,18 @@ pub async fn serve(
         }
         let head_seen = Arc::new(Notify::new());
         let seen = head_seen.clone();
+        // Every request carries the slot: a WebSocket outlives its HTTP connection
+        // (engineioxide keeps the upgrade request), and keeps the slot with it.
+        let slot = ConnectionSlot {
+            _permit: Arc::new(permit),
+        };
+        let request_slot = slot.clone();
         let service = router
             .clone()
             .map_request(move |mut request: Request<Incoming>| {
                 seen.notify_one();
                 request.extensions_mut().insert(ConnectInfo(remote));
+                request.extensions_mut().insert(request_slot.clone());
                 request
             });
         let connection = builder
@@ -94,7 +102,7 @@ pub async fn serve(
                     tracing::debug!("closed the connection from {remote}: no request head in time");
                 }
             }
-            drop(permit);
+            drop(slot);
         });
     };
     drop(listener);
@@ -105,6 +113,13 @@ pub async fn serve(
     {
         tracing::warn!("shutdown deadline passed: closing the connections still open (of {open})");
     }
+}
+
+/// One of the `max_connections` slots, held while its connection, or the
+/// Socket.IO session it started, lives.
+#[derive(Clone)]
+struct ConnectionSlot {
+    _permit: Arc<OwnedSemaphorePermit>,
 }
 
 /// Resolves when no request head arrived within `timeout`. hyper's own

@@ -106,6 +106,40 @@ async fn connections_over_the_cap_wait_for_a_free_slot() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_holds_its_connection_slot_until_it_closes() {
+    let app = TestApp::sqlite_with(|config| {
+        config.max_connections = 2;
+        config.header_timeout_secs = 1;
+    })
+    .await;
+    let alice = app.register("alice").await;
+    // The server closes the registration's idle kept-alive connection first.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let sockets = [
+        app.socket(&alice.token).await,
+        app.socket(&alice.token).await,
+    ];
+
+    let client = reqwest::Client::new();
+    let url = format!("{}/healthz", app.base);
+    let mut waiting = tokio::spawn(async move { client.get(url).send().await.map(|r| r.status()) });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), &mut waiting)
+            .await
+            .is_err(),
+        "two WebSockets hold both slots"
+    );
+    let [first, _second] = sockets;
+    first.disconnect().await;
+    let status = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("served once a socket has closed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_gives_up_on_a_stuck_request_at_its_deadline() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
