@@ -6,14 +6,13 @@
 //! pools (which checkpoints nothing unfinished: every answered send is committed).
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::time::Duration;
 
-use anyhow::Context;
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -23,6 +22,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::realtime::owned_head::OwnedHeadLayer;
 use crate::realtime::{self, Io, notifier::Notifier};
+use crate::server;
 use crate::services::presence::{self, Presence};
 use crate::services::send_limit::SendLimiter;
 use crate::services::sessions::{self, SessionCache};
@@ -105,36 +105,41 @@ impl App {
     ) -> anyhow::Result<()> {
         let Self { ctx, io, router } = self;
         let pruner = tokio::spawn(sessions::prune_periodically(ctx.clone()));
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<Instant>();
         let io_for_shutdown = io.clone();
+        let grace = Duration::from_secs(ctx.config.shutdown_secs);
         tokio::spawn(async move {
             shutdown.await;
+            let deadline = Instant::now() + grace;
             tracing::info!("shutting down: closing sockets");
-            match io_for_shutdown {
-                Io::Local(io) => io.close().await,
-                Io::Redis(io) => io.close().await,
-            }
-            let _ = stop_tx.send(());
+            let close = async {
+                match io_for_shutdown {
+                    Io::Local(io) => io.close().await,
+                    Io::Redis(io) => io.close().await,
+                }
+            };
+            let _ = tokio::time::timeout_at(deadline, close).await;
+            let _ = stop_tx.send(deadline);
         });
-        // Socket.IO sends small frames back to back (an event, then an ack): with
-        // Nagle's algorithm on, the second waits for the client's delayed ACK (~40 ms).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!("TCP_NODELAY not set: {e}");
-            }
-        });
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
-            let _ = stop_rx.await;
-        })
-        .await
-        .context("serving HTTP")?;
+        let limits = server::Limits {
+            header_timeout: Duration::from_secs(ctx.config.header_timeout_secs),
+            max_connections: usize::try_from(ctx.config.max_connections).unwrap_or(usize::MAX),
+        };
+        let stop = async move {
+            // A dropped sender (the shutdown task panicked) also stops serving.
+            stop_rx.await.unwrap_or_else(|_| Instant::now() + grace)
+        };
+        server::serve(listener, router, limits, stop).await;
         presence::leave(&ctx).await;
         pruner.abort();
-        ctx.store.close().await;
+        // Requests still running past the deadline may hold a connection: do not
+        // wait on them for ever either.
+        if tokio::time::timeout(grace, ctx.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database pool not closed within the shutdown deadline");
+        }
         tracing::info!("stopped");
         Ok(())
     }

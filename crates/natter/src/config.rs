@@ -87,6 +87,28 @@ pub struct Config {
     #[arg(long, env = "NATTER_SESSION_MAX_SECS")]
     pub session_max_secs: Option<u64>,
 
+    /// Seconds a client has to send a request's head (the request line and
+    /// headers); also how long a kept-alive connection may sit idle between
+    /// requests. A slow-loris client is closed after this.
+    #[arg(long, env = "NATTER_HEADER_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=30))]
+    pub header_timeout_secs: u64,
+
+    /// Seconds one `/api` request may take, its body upload included (`0`: no
+    /// limit). Socket.IO (WebSocket and long-polling) is not subject to it.
+    #[arg(long, env = "NATTER_REQUEST_TIMEOUT_SECS", default_value_t = 60)]
+    pub request_timeout_secs: u64,
+
+    /// Open connections at most (WebSockets included); further clients wait in
+    /// the listen backlog until one closes.
+    #[arg(long, env = "NATTER_MAX_CONNECTIONS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+
+    /// On SIGTERM, seconds to let open requests finish before closing anyway.
+    #[arg(long, env = "NATTER_SHUTDOWN_SECS", default_value_t = 10)]
+    pub shutdown_secs: u64,
+
     /// Messages one user may send per second, sustained (`0`: no limit).
     #[arg(long, env = "NATTER_SEND_RATE", default_value_t = 20)]
     pub send_rate: u32,
@@ -144,7 +166,8 @@ impl Config {
     pub fn summary(&self) -> String {
         format!(
             "addr={} data_dir={} database={} redis={} sqlite_sync={:?} max_socket_payload={} \
-             allowed_origins={:?} session_idle={:?} session_max={:?} send_rate={}/s burst {}",
+             allowed_origins={:?} session_idle={:?} session_max={:?} send_rate={}/s burst {} \
+             header_timeout={}s request_timeout={}s max_connections={} shutdown={}s",
             self.addr,
             self.data_dir.display(),
             mask_password(&self.database_url()),
@@ -158,6 +181,10 @@ impl Config {
             self.session_max(),
             self.send_rate,
             self.send_burst,
+            self.header_timeout_secs,
+            self.request_timeout_secs,
+            self.max_connections,
+            self.shutdown_secs,
         )
     }
 }

@@ -48,6 +48,9 @@ pub enum AppError {
     /// 429: the user sends messages faster than the send rate limit allows.
     #[error("sending too fast, try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// 408: the request took longer than `NATTER_REQUEST_TIMEOUT_SECS`.
+    #[error("the request took too long; try again")]
+    Timeout,
     #[error("a backing service is unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error("internal error")]
@@ -87,6 +90,7 @@ impl AppError {
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Busy => "busy",
             Self::RateLimited { .. } => "rate_limited",
+            Self::Timeout => "request_timeout",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }
@@ -106,6 +110,7 @@ impl AppError {
             Self::TooManyRequests { .. } | Self::Busy | Self::RateLimited { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
+            Self::Timeout => StatusCode::REQUEST_TIMEOUT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

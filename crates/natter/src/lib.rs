@@ -12,8 +12,12 @@ pub mod contract;
 pub mod cpu;
 pub mod domain;
 pub mod error;
+#[cfg(test)]
+mod fuzz;
 pub mod http;
+pub mod logging;
 pub mod realtime;
+pub mod server;
 pub mod services;
 pub mod state;
 pub mod store;

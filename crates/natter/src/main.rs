@@ -4,13 +4,12 @@ use anyhow::Context;
 use clap::Parser;
 use natter::app::{App, shutdown_signal};
 use natter::config::{Config, LogFormat};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     natter::cpu::return_large_buffers_to_the_system();
     let config = Config::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = natter::logging::filter(std::env::var("RUST_LOG").ok().as_deref());
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
         LogFormat::Json => tracing_subscriber::fmt()

@@ -8,17 +8,21 @@ pub mod auth;
 pub mod avatars;
 pub mod blocks;
 pub mod conversations;
+pub mod drain;
 pub mod extract;
 pub mod me;
 pub mod openapi;
+pub mod timeout;
 pub mod users;
 pub mod web;
 
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
+use axum::middleware;
 use axum::routing::get;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -82,10 +86,18 @@ pub fn router(ctx: Ctx) -> Router {
             "/api/{*rest}",
             axum::routing::any(|| async { AppError::NotFound("route") }),
         );
+    let request_timeout = Duration::from_secs(ctx.config.request_timeout_secs);
     routes
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .merge(api_fallbacks)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        // Outside the timeout: a body left unread by a timed-out request is
+        // discarded too, so its 408 reaches the client.
+        .layer(middleware::from_fn_with_state(
+            request_timeout,
+            timeout::limit,
+        ))
+        .layer(middleware::from_fn(drain::drain_unread_body))
         .fallback(web::serve)
         .with_state(ctx)
 }
