@@ -21,6 +21,7 @@ mod delivery;
 mod durability;
 mod node_suites;
 mod presence_cluster;
+mod presence_scope;
 mod realtime;
 mod redis_restart;
 mod schemathesis;
