@@ -254,7 +254,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   if (route.kind === "profile") {
     mainView = <ProfilePanel me={state.me ?? me} onBack={goBack} onUpdated={(u) => dispatch({ type: "user", user: u })} onSignOutEverywhere={() => signOut(true)} />;
   } else if (route.kind === "user") {
-    mainView = <UserProfile id={route.id} users={state.users} connected={connected} onBack={goBack} onMessage={startChat}
+    mainView = <UserProfile id={route.id} users={state.users} connected={connected} socketRef={socketRef} onBack={goBack} onMessage={startChat}
       onLoaded={(u) => dispatch({ type: "users", users: [u] })} />;
   } else if (active) {
     mainView = (
@@ -274,7 +274,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         onSeen={onSeenActive}
         onOpenProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })}
         ensureUser={ensureUser}
-        lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected}
+        lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected} socketRef={socketRef}
           onLoaded={(list) => dispatch({ type: "users", users: list })} onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
       />
     );
@@ -303,6 +303,8 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
             tab={route.kind === "people" ? "people" : "chats"}
             activeId={chatId}
             connected={connected}
+            socketRef={socketRef}
+            onUsersLoaded={(list) => dispatch({ type: "users", users: list })}
             onStartChat={startChat}
             onSignOut={() => signOut(false)}
             profileOpen={route.kind === "profile"}
