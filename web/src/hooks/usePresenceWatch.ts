@@ -4,6 +4,7 @@
 // reconnect (a new socket starts with no subscriptions).
 import { useEffect, type MutableRefObject } from "react";
 import type { Socket } from "socket.io-client";
+import type { PresenceSubscribe, PresenceUnsubscribe } from "../types";
 
 /** The server's bound per socket; a view never needs more at once. */
 export const MAX_WATCHED = 500;
@@ -14,8 +15,11 @@ export function usePresenceWatch(socketRef: MutableRefObject<Socket | null>, con
   useEffect(() => {
     const s = socketRef.current;
     if (!connected || !s || !key) return;
-    const userIds = key.split(",");
-    s.emit("presence:subscribe", { userIds });
-    return () => { if (s.connected) s.emit("presence:unsubscribe", { userIds }); };
+    const subscribe: PresenceSubscribe = { userIds: key.split(",") };
+    s.emit("presence:subscribe", subscribe);
+    return () => {
+      const unsubscribe: PresenceUnsubscribe = subscribe;
+      if (s.connected) s.emit("presence:unsubscribe", unsubscribe);
+    };
   }, [socketRef, connected, key]);
 }
