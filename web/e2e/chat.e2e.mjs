@@ -675,6 +675,19 @@ try {
     assert.doesNotMatch(await notice.textContent(), /[A-Za-z]{4,}/, "no English leaks into the Korean UI");
   });
 
+  await step("the People list shows live online state of someone B shares no chat with", async () => {
+    // B and C share only the lobby: B's list hears of C through its presence subscription.
+    await pageB.getByTestId("tab-people").click();
+    await pageB.getByTestId("directory-search").fill(C.username);
+    const c = (online) => pageB.locator(`[data-testid=directory-result][data-username="${C.username}"][data-online="${online}"]`);
+    await c(true).waitFor();
+    await pageC.evaluate(() => window.dispatchEvent(new Event("offline")));
+    await c(false).waitFor();
+    await pageC.evaluate(() => window.dispatchEvent(new Event("online")));
+    await c(true).waitFor();
+    await pageB.getByTestId("tab-chats").click();
+  });
+
   await step("the session is the HttpOnly cookie: no token in storage, and it survives a reload", async () => {
     await pageA.reload();
     await pageA.getByTestId("conversation-list").waitFor();

@@ -268,7 +268,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   if (route.kind === "profile") {
     mainView = <ProfilePanel me={state.me ?? me} onBack={goBack} onUpdated={(u) => dispatch({ type: "user", user: u })} onSignOutEverywhere={() => signOut(true)} />;
   } else if (route.kind === "user") {
-    mainView = <UserProfile id={route.id} users={state.users} connected={connected} blocked={blocked.has(route.id)} onBack={goBack} onMessage={startChat}
+    mainView = <UserProfile id={route.id} users={state.users} connected={connected} socketRef={socketRef} blocked={blocked.has(route.id)} onBack={goBack} onMessage={startChat}
       onLoaded={(u) => dispatch({ type: "users", users: [u] })} onBlock={setBlock} />;
   } else if (active) {
     mainView = (
@@ -290,7 +290,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         ensureUser={ensureUser}
         blocked={blocked}
         onUnblock={(id) => { void setBlock(id, false).catch(() => {}); }}
-        lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected}
+        lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected} socketRef={socketRef}
           onLoaded={(list) => dispatch({ type: "users", users: list })} onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
       />
     );
@@ -319,6 +319,8 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
             tab={route.kind === "people" ? "people" : "chats"}
             activeId={chatId}
             connected={connected}
+            socketRef={socketRef}
+            onUsersLoaded={(list) => dispatch({ type: "users", users: list })}
             onStartChat={startChat}
             onSignOut={() => signOut(false)}
             profileOpen={route.kind === "profile"}

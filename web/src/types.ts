@@ -23,6 +23,8 @@ export type { ErrorDetail } from "./generated/ErrorDetail";
 export type { SendMessage } from "./generated/SendMessage";
 export type { StartTyping } from "./generated/StartTyping";
 export type { MarkRead } from "./generated/MarkRead";
+export type { PresenceSubscribe } from "./generated/PresenceSubscribe";
+export type { PresenceUnsubscribe } from "./generated/PresenceUnsubscribe";
 export type { SendAck } from "./generated/SendAck";
 export type { ReadAck } from "./generated/ReadAck";
 export type { OkAck } from "./generated/OkAck";

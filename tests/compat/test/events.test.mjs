@@ -105,6 +105,8 @@ test("'presence': online when B's first socket connects, offline with lastSeenAt
   const sa = await connect({ token: a.token });
   const b = await register("prs");
   const isB = (p) => p && p.userId === b.id;
+  // A and B share no conversation: A hears of B because it asks to.
+  assert.deepEqual(await sa.ack("presence:subscribe", { userIds: [b.id] }), { ok: true });
 
   const b1 = await connect({ token: b.token });
   const online = await sa.waitFor("presence", isB);
@@ -141,6 +143,7 @@ test("'presence': sockets closed right after connecting leave the user offline",
   const sa = await connect({ token: a.token });
   const b = await register("prc");
   const isB = (p) => p && p.userId === b.id;
+  assert.deepEqual(await sa.ack("presence:subscribe", { userIds: [b.id] }), { ok: true });
   for (let i = 0; i < ROUNDS; i++) {
     const c = new Client({ token: b.token, transports: i % 10 === 9 ? ["polling"] : ["websocket"] });
     c.socket.once("connect", () => c.close());

@@ -1,14 +1,16 @@
 // Other people: someone's profile (/u/<id>) and the lobby's member list.
-import { useEffect, useState } from "react";
+import { useEffect, useState, type MutableRefObject } from "react";
+import type { Socket } from "socket.io-client";
 import { api, ApiError } from "../api";
+import { usePresenceWatch } from "../hooks/usePresenceWatch";
 import { presenceText } from "../format";
 import { errorText, useI18n } from "../i18n";
 import type { User } from "../types";
 import { Avatar } from "./Avatar";
 import { ConfirmDialog } from "./Sidebar";
 
-export function UserProfile({ id, users, connected, blocked, onBack, onMessage, onLoaded, onBlock }: {
-  id: string; users: Record<string, User>; connected: boolean; blocked: boolean; onBack: () => void;
+export function UserProfile({ id, users, connected, socketRef, blocked, onBack, onMessage, onLoaded, onBlock }: {
+  id: string; users: Record<string, User>; connected: boolean; socketRef: MutableRefObject<Socket | null>; blocked: boolean; onBack: () => void;
   onMessage: (id: string) => Promise<void>; onLoaded: (u: User) => void; onBlock: (id: string, on: boolean) => Promise<void>;
 }) {
   const { t, lang } = useI18n();
@@ -16,6 +18,7 @@ export function UserProfile({ id, users, connected, blocked, onBack, onMessage, 
   const [confirming, setConfirming] = useState(false);
   const fail = (e: unknown) => setError(e instanceof ApiError ? e.code : "unknown");
   const u = users[id];
+  usePresenceWatch(socketRef, connected, [id]);
   useEffect(() => {
     let stop = false;
     api.user(id).then((r) => { if (!stop) onLoaded(r.user); }).catch((e) => { if (!stop) setError(e instanceof ApiError ? e.code : "unknown"); });
@@ -68,15 +71,20 @@ export function UserProfile({ id, users, connected, blocked, onBack, onMessage, 
   );
 }
 
-/** Everyone in the lobby, with presence (from GET /api/users; live presence from the store). */
-export function LobbyMembers({ me, users, connected, onLoaded, onOpen }: {
-  me: User; users: Record<string, User>; connected: boolean; onLoaded: (list: User[]) => void; onOpen: (id: string) => void;
+/** Everyone in the lobby, with presence (from GET /api/users, again after each reconnect;
+ * live presence from the store, through a subscription to the users listed). */
+export function LobbyMembers({ me, users, connected, socketRef, onLoaded, onOpen }: {
+  me: User; users: Record<string, User>; connected: boolean; socketRef: MutableRefObject<Socket | null>;
+  onLoaded: (list: User[]) => void; onOpen: (id: string) => void;
 }) {
   const { t, lang } = useI18n();
   const [ids, setIds] = useState<string[] | null>(null);
   const [more, setMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  usePresenceWatch(socketRef, connected, ids ?? []);
   useEffect(() => {
+    // Presence events missed while disconnected: load again once connected.
+    if (!connected && ids !== null) return;
     let stop = false;
     api.users("", null, 100).then((r) => {
       if (stop) return;
@@ -86,7 +94,7 @@ export function LobbyMembers({ me, users, connected, onLoaded, onOpen }: {
     }).catch((e) => { if (!stop) setError(e instanceof ApiError ? e.code : "unknown"); });
     return () => { stop = true; };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, []);
+  }, [connected]);
   const list = [me, ...(ids ?? []).map((id) => users[id]).filter((u): u is User => !!u)];
   list.sort((a, b) => Number(b.online) - Number(a.online) || a.displayName.localeCompare(b.displayName));
   return (

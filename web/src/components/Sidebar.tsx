@@ -1,6 +1,8 @@
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, type MutableRefObject } from "react";
 import { useLocation, useNavigate } from "react-router";
+import type { Socket } from "socket.io-client";
 import { api, ApiError } from "../api";
+import { usePresenceWatch } from "../hooks/usePresenceWatch";
 import { listTime, presenceText } from "../format";
 import { errorText, useI18n } from "../i18n";
 import type { State } from "../state/store";
@@ -15,12 +17,16 @@ interface Props {
   tab: Tab;
   activeId: string | null;
   connected: boolean;
+  /** For the People list's presence subscriptions. */
+  socketRef: MutableRefObject<Socket | null>;
+  /** Users loaded over HTTP, into the store that live presence updates. */
+  onUsersLoaded: (list: User[]) => void;
   onStartChat: (userId: string) => Promise<void>;
   onSignOut: () => void;
   profileOpen: boolean;
 }
 
-export function Sidebar({ state, tab, activeId, connected, onStartChat, onSignOut, profileOpen }: Props) {
+export function Sidebar({ state, tab, activeId, connected, socketRef, onUsersLoaded, onStartChat, onSignOut, profileOpen }: Props) {
   const { t } = useI18n();
   const me = state.me!;
   const navigate = useNavigate();
@@ -75,7 +81,7 @@ export function Sidebar({ state, tab, activeId, connected, onStartChat, onSignOu
         {tab === "chats" ? (
           <ConversationList state={state} activeId={activeId} connected={connected} onOpen={onOpen} onFindPeople={() => setTab("people")} />
         ) : (
-          <Directory onStartChat={onStartChat} users={state.users} connected={connected} onProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />
+          <Directory onStartChat={onStartChat} users={state.users} connected={connected} socketRef={socketRef} onLoaded={onUsersLoaded} onProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />
         )}
       </div>
     </>
@@ -147,21 +153,30 @@ function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen
   );
 }
 
-function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: (userId: string) => Promise<void>; users: Record<string, User>; connected: boolean; onProfile: (id: string) => void }) {
+/** The People list: a search over every user. Presence on it stays live through a
+ * subscription to the users it shows; after a reconnect it is loaded again. */
+function Directory({ onStartChat, users, connected, socketRef, onLoaded, onProfile }: {
+  onStartChat: (userId: string) => Promise<void>; users: Record<string, User>; connected: boolean;
+  socketRef: MutableRefObject<Socket | null>; onLoaded: (list: User[]) => void; onProfile: (id: string) => void;
+}) {
   const { t, lang } = useI18n();
   const [q, setQ] = useState("");
   const [results, setResults] = useState<User[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const seq = useRef(0);
+  usePresenceWatch(socketRef, connected, results?.map((u) => u.id) ?? []);
   useEffect(() => {
+    // Presence events missed while disconnected: search again once connected.
+    if (!connected && results !== null) return;
     const n = ++seq.current;
     const h = setTimeout(() => {
-      api.users(q.trim()).then((r) => { if (n === seq.current) { setResults(r.users); setCursor(r.nextCursor); setError(null); } })
+      api.users(q.trim()).then((r) => { if (n === seq.current) { onLoaded(r.users); setResults(r.users); setCursor(r.nextCursor); setError(null); } })
         .catch((e) => { if (n === seq.current) setError(e instanceof ApiError ? e.code : "unknown"); });
     }, q ? 200 : 0);
     return () => clearTimeout(h);
-  }, [q]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [q, connected]);
   return (
     <section aria-label={t.people} data-testid="directory" className="px-2 py-3">
       <div className="px-2 pb-2">
@@ -179,7 +194,7 @@ function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: 
         {results?.map((r) => {
           const u = users[r.id] ?? r;
           return (
-            <li key={u.id} data-testid="directory-result" data-username={u.username} className="flex items-center gap-3 rounded-xl px-3 py-2 hover:bg-slate-50">
+            <li key={u.id} data-testid="directory-result" data-username={u.username} data-online={u.online ? "true" : "false"} className="flex items-center gap-3 rounded-xl px-3 py-2 hover:bg-slate-50">
               <button onClick={() => onProfile(u.id)} data-testid="directory-profile" title={t.viewProfile}
                 className="flex min-w-0 flex-1 items-center gap-3 rounded-lg text-left focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
                 <Avatar id={u.id} name={u.displayName} url={u.avatarUrl} online={connected ? u.online : null} />
@@ -204,6 +219,7 @@ function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: 
               const n = seq.current;
               api.users(q.trim(), cursor).then((r) => {
                 if (n !== seq.current) return;
+                onLoaded(r.users);
                 setResults((old) => [...(old ?? []), ...r.users.filter((u) => !(old ?? []).some((o) => o.id === u.id))]);
                 setCursor(r.nextCursor);
               }).catch((e) => setError(e instanceof ApiError ? e.code : "unknown"));

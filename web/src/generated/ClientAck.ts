@@ -7,4 +7,4 @@ import type { SendAck } from "./SendAck";
  * Every client event with its success ack, for the generated TypeScript;
  * any of them may instead be answered with an [`ErrorBody`].
  */
-export type ClientAck = { "event": "message:send", "ack": SendAck } | { "event": "typing", "ack": OkAck } | { "event": "read", "ack": ReadAck };
+export type ClientAck = { "event": "message:send", "ack": SendAck } | { "event": "typing", "ack": OkAck } | { "event": "read", "ack": ReadAck } | { "event": "presence:subscribe", "ack": OkAck } | { "event": "presence:unsubscribe", "ack": OkAck };

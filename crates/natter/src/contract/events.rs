@@ -127,6 +127,23 @@ pub struct MarkRead {
     pub seq: i64,
 }
 
+/// Asks for `presence` and `user` events about these users (beyond the
+/// contacts every socket hears of anyway), for as long as the socket lives.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceSubscribe {
+    #[ts(as = "Vec<UserId>")]
+    pub user_ids: Vec<String>,
+}
+
+/// Ends [`PresenceSubscribe`] for these users.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceUnsubscribe {
+    #[ts(as = "Vec<UserId>")]
+    pub user_ids: Vec<String>,
+}
+
 /// `{ok: true, message}`: the stored message (also for a retried clientId).
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct SendAck {
@@ -165,6 +182,16 @@ impl ClientRequest for MarkRead {
     type Ack = ReadAck;
 }
 
+impl ClientRequest for PresenceSubscribe {
+    const EVENT: &'static str = "presence:subscribe";
+    type Ack = OkAck;
+}
+
+impl ClientRequest for PresenceUnsubscribe {
+    const EVENT: &'static str = "presence:unsubscribe";
+    type Ack = OkAck;
+}
+
 /// Every client event with its payload, for the generated TypeScript.
 #[derive(Debug, Clone, Serialize, TS)]
 #[serde(tag = "event", content = "data")]
@@ -175,6 +202,10 @@ pub enum ClientEvent {
     StartTyping(StartTyping),
     #[serde(rename = "read")]
     MarkRead(MarkRead),
+    #[serde(rename = "presence:subscribe")]
+    PresenceSubscribe(PresenceSubscribe),
+    #[serde(rename = "presence:unsubscribe")]
+    PresenceUnsubscribe(PresenceUnsubscribe),
 }
 
 /// Every client event with its success ack, for the generated TypeScript;
@@ -188,6 +219,10 @@ pub enum ClientAck {
     StartTyping(OkAck),
     #[serde(rename = "read")]
     MarkRead(ReadAck),
+    #[serde(rename = "presence:subscribe")]
+    PresenceSubscribe(OkAck),
+    #[serde(rename = "presence:unsubscribe")]
+    PresenceUnsubscribe(OkAck),
 }
 
 /// The contract's error shape, for HTTP answers and socket acks alike.
@@ -254,6 +289,19 @@ mod tests {
         assert_eq!(tag(&ClientEvent::SendMessage(send)), SendMessage::EVENT);
         assert_eq!(tag(&ClientEvent::StartTyping(typing)), StartTyping::EVENT);
         assert_eq!(tag(&ClientEvent::MarkRead(read)), MarkRead::EVENT);
+        let ids = vec!["u".to_owned()];
+        let subscribe = PresenceSubscribe {
+            user_ids: ids.clone(),
+        };
+        let unsubscribe = PresenceUnsubscribe { user_ids: ids };
+        assert_eq!(
+            tag(&ClientEvent::PresenceSubscribe(subscribe)),
+            PresenceSubscribe::EVENT
+        );
+        assert_eq!(
+            tag(&ClientEvent::PresenceUnsubscribe(unsubscribe)),
+            PresenceUnsubscribe::EVENT
+        );
         let ok = ClientAck::StartTyping(OkAck { ok: true });
         assert_eq!(tag(&ok), StartTyping::EVENT);
     }

@@ -1,6 +1,6 @@
 //! Connection life cycle: refuse handshakes from foreign origins and sockets
-//! without a valid session, join the user's rooms, and report the socket's
-//! start and end to the presence service.
+//! without a valid session, join the user's rooms (their own and their
+//! contacts'), and report the socket's start and end to the presence service.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,8 +10,8 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::socket::DisconnectReason;
 
-use super::events;
 use super::notifier::{session_room, user_room};
+use super::{events, watch};
 use crate::services::origin::{self, OriginCheck};
 use crate::services::presence;
 use crate::services::sessions::{self, AuthUser};
@@ -70,6 +70,9 @@ pub async fn authenticate<A: Adapter>(
         .await
         .map_err(|_| Refused::Unauthorized)?;
     socket.join([user_room(&user.id), session_room(&user.token_hash)]);
+    // After the user room: a conversation started from now on reaches this
+    // socket through it, one started before is in the store.
+    watch::join_contacts(&ctx, &socket, &user.id).await;
     // One copy per socket, shared by its handlers: idle sockets are the bulk of memory.
     let user = Arc::new(user);
     events::register(&ctx, &socket, &user);

@@ -11,8 +11,10 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, SocketRef, TryData};
 use tokio::sync::Semaphore;
 
+use super::watch;
 use crate::contract::events::{
-    ClientRequest, MarkRead, OkAck, ReadAck, SendAck, SendMessage, StartTyping,
+    ClientRequest, MarkRead, OkAck, PresenceSubscribe, PresenceUnsubscribe, ReadAck, SendAck,
+    SendMessage, StartTyping,
 };
 use crate::domain::{ClientId, ConversationId, MessageText, Seq};
 use crate::error::{AppError, AppResult};
@@ -55,6 +57,16 @@ pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUse
         let seq = conversations::mark_read(&ctx, &user, &conversation_id, seq).await?;
         Ok(ReadAck { ok: true, seq })
     });
+
+    scope.on_socket(socket, |_, _, socket, p: PresenceSubscribe| async move {
+        watch::subscribe(&socket, &p.user_ids)?;
+        Ok(OkAck { ok: true })
+    });
+
+    scope.on_socket(socket, |_, _, socket, p: PresenceUnsubscribe| async move {
+        watch::unsubscribe(&socket, &p.user_ids)?;
+        Ok(OkAck { ok: true })
+    });
 }
 
 /// What every handler of one socket shares: the app, the caller, and the
@@ -74,17 +86,32 @@ impl Scope {
         F: Fn(Ctx, Arc<AuthUser>, R) -> Fut + Clone + Send + Sync + 'static,
         Fut: Future<Output = AppResult<R::Ack>> + Send + 'static,
     {
+        self.on_socket(socket, move |ctx, user, _, payload| {
+            handler(ctx, user, payload)
+        });
+    }
+
+    /// [`Self::on`] for a handler that also needs the socket (its rooms). The
+    /// socket is handed in per event, never captured: a handler the socket owns
+    /// that held the socket would keep it alive forever.
+    fn on_socket<A, R, F, Fut>(&self, socket: &SocketRef<A>, handler: F)
+    where
+        A: Adapter,
+        R: ClientRequest,
+        F: Fn(Ctx, Arc<AuthUser>, SocketRef<A>, R) -> Fut + Clone + Send + Sync + 'static,
+        Fut: Future<Output = AppResult<R::Ack>> + Send + 'static,
+    {
         let (ctx, user, in_flight) = (self.ctx.clone(), self.user.clone(), self.in_flight.clone());
         socket.on(
             R::EVENT,
-            move |TryData(payload): TryData<R>, ack: AckSender<A>| {
+            move |socket: SocketRef<A>, TryData(payload): TryData<R>, ack: AckSender<A>| {
                 let (ctx, user, handler) = (ctx.clone(), user.clone(), handler.clone());
                 let permit = in_flight.clone().try_acquire_owned();
                 async move {
                     sessions::mark_used(&ctx, &user);
                     let result = match (permit, payload) {
                         (Err(_), _) => Err(AppError::Busy),
-                        (Ok(_permit), Ok(payload)) => handler(ctx, user, payload).await,
+                        (Ok(_permit), Ok(payload)) => handler(ctx, user, socket, payload).await,
                         (Ok(_), Err(e)) => Err(AppError::bad_request(
                             "invalid_payload",
                             format!("invalid payload: {e}"),

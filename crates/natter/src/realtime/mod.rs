@@ -13,6 +13,7 @@ pub mod events;
 pub mod notifier;
 pub mod overflow;
 pub mod owned_head;
+pub mod watch;
 
 use std::ops::Deref;
 use std::time::Duration;

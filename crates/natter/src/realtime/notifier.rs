@@ -4,6 +4,10 @@
 //! adapter, any other. Each payload is serialised once per emit, whatever the
 //! room count.
 //!
+//! `presence` and `user` go to a user's watchers only (see [`Audience::Watchers`]),
+//! never to everyone: with everyone, each of N users connecting would cost N
+//! packets.
+//!
 //! While Redis is down, this node's sockets still get every event (the adapter
 //! delivers locally before it publishes); the failed publishes are logged at
 //! debug level only, since the adapter already logged the outage once.
@@ -31,6 +35,19 @@ pub fn session_room(token_hash: &str) -> String {
     format!("session:{token_hash}")
 }
 
+/// The sockets of `user_id`'s contacts (users who share a direct or group
+/// conversation with them): they hear of `user_id`'s presence and profile.
+pub fn contact_room(user_id: &UserId) -> String {
+    format!("contact:{user_id}")
+}
+
+/// The sockets that asked to hear of `user_id` with `presence:subscribe`. Kept
+/// apart from [`contact_room`] so that unsubscribing never ends what a shared
+/// conversation gives.
+pub fn watch_room(user_id: &UserId) -> String {
+    format!("watch:{user_id}")
+}
+
 /// Runs `$body` with `$io` bound to the handle, whichever adapter it has.
 macro_rules! with_io {
     ($notifier:expr, $io:ident => $body:expr) => {
@@ -43,8 +60,12 @@ macro_rules! with_io {
 
 /// Who an event goes to.
 enum Audience<'a> {
-    Everyone,
     User(&'a UserId),
+    /// Those who hear of a user's presence and profile: the user's own sockets,
+    /// their contacts' and their subscribers'. One emit to three rooms, which
+    /// the adapter resolves on each node, so the cost follows the audience,
+    /// not the number of sockets connected.
+    Watchers(&'a UserId),
     Members {
         members: &'a Members,
         /// Members left out: the actor, and for typing whoever blocks it.
@@ -134,12 +155,31 @@ impl Notifier {
             online,
             last_seen_at,
         });
-        self.emit(Audience::Everyone, event).await;
+        self.emit(Audience::Watchers(user_id), event).await;
     }
 
     pub async fn user(&self, user: &User) {
-        self.emit(Audience::Everyone, ServerEvent::User(user.clone()))
-            .await;
+        self.emit(
+            Audience::Watchers(&user.id),
+            ServerEvent::User(user.clone()),
+        )
+        .await;
+    }
+
+    /// The users now share a conversation: each one's sockets, on every node,
+    /// start hearing of the others' presence and profile. Starting a direct
+    /// conversation calls this; so should anything else that makes contacts
+    /// (joining a group).
+    pub async fn become_contacts(&self, users: &[&UserId]) {
+        for user in users {
+            let rooms: Vec<String> = users
+                .iter()
+                .filter(|other| *other != user)
+                .map(|other| contact_room(other))
+                .collect();
+            let sockets = user_room(user);
+            self.log_failure(with_io!(self, io => io.to(sockets).join(rooms).await));
+        }
     }
 
     /// Disconnects every socket of the given sessions, on every node, so a
@@ -173,10 +213,17 @@ impl Notifier {
     async fn emit(&self, audience: Audience<'_>, event: ServerEvent) {
         let (name, data) = (event.name(), event.data());
         let result = match audience {
-            Audience::Everyone => with_io!(self, io => io.emit(name, &data).await),
             Audience::User(user_id) => {
                 let room = user_room(user_id);
                 with_io!(self, io => io.to(room).emit(name, &data).await)
+            }
+            Audience::Watchers(user_id) => {
+                let rooms = [
+                    user_room(user_id),
+                    contact_room(user_id),
+                    watch_room(user_id),
+                ];
+                with_io!(self, io => io.to(rooms).emit(name, &data).await)
             }
             Audience::Members {
                 members: Members::Everyone,

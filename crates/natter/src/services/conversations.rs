@@ -42,6 +42,7 @@ pub async fn open_direct(
         .await?;
     let conversation = get(ctx, &caller.id, &id).await?;
     if created {
+        ctx.notifier.become_contacts(&[&caller.id, peer_id]).await;
         ctx.notifier.conversation(&caller.id, &conversation).await;
         let theirs = get(ctx, peer_id, &id).await?;
         ctx.notifier.conversation(peer_id, &theirs).await;

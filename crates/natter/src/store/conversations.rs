@@ -100,7 +100,23 @@ ORDER BY c.last_activity_at DESC, c.id";
 
 const DIRECT_BETWEEN: &str = "SELECT id FROM conversations WHERE user_a = $1 AND user_b = $2";
 
+/// The other member of each of `$1`'s direct conversations. Group members join
+/// here when groups arrive: a contact is anyone sharing a non-lobby conversation.
+const CONTACTS: &str = "\
+SELECT user_b FROM conversations WHERE user_a = $1 AND kind = 'direct'
+UNION
+SELECT user_a FROM conversations WHERE user_b = $1 AND kind = 'direct'";
+
 impl Store {
+    /// Who shares a conversation other than the lobby with `user_id`: the users
+    /// whose presence and profile changes `user_id` hears of.
+    pub async fn contacts_of(&self, user_id: &UserId) -> StoreResult<Vec<UserId>> {
+        Ok(sqlx::query_scalar(CONTACTS)
+            .bind(user_id)
+            .fetch_all(self.reader())
+            .await?)
+    }
+
     /// The direct conversation of a pair, created if it does not exist yet.
     /// Returns its id and whether this call created it.
     pub async fn find_or_create_direct(

@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use serde_json::value::RawValue;
 
-use super::{Backend, Store, StoreError, StoreResult};
+use super::{HistoryReader, Store, StoreError, StoreResult};
 use crate::contract::Message;
 use crate::domain::{ConversationId, PageLimit, Seq};
 
@@ -70,19 +70,19 @@ impl Store {
         let after = page.after.map_or(-1, Seq::get);
         let before = page.before.map_or(i64::MAX, Seq::get);
         let limit = page.limit.get();
-        let (json, has_more) = match self.backend {
-            Backend::Sqlite => {
+        let (json, has_more) = match self.history() {
+            HistoryReader::Sqlite(pool) => {
                 let sql = &SQLITE_PAGE_SQL[usize::from(newest_first)];
                 let (fetched, json): (i64, String) = sqlx::query_as(sql)
                     .bind(conversation_id)
                     .bind(after)
                     .bind(before)
                     .bind(limit)
-                    .fetch_one(self.reader())
+                    .fetch_one(pool)
                     .await?;
                 (json, fetched > limit)
             }
-            Backend::Postgres => {
+            HistoryReader::Any => {
                 let sql = &ROWS_PAGE_SQL[usize::from(newest_first)];
                 let mut messages: Vec<Message> = sqlx::query_as(sql)
                     .bind(conversation_id)

@@ -9,7 +9,9 @@
 //! SQLite gets one write connection (SQLite has a single writer anyway, and one
 //! connection avoids `SQLITE_BUSY` storms) and a small pool of readers, which WAL
 //! lets run beside the writer. Message inserts go through [`writer`], which commits
-//! them in batches.
+//! them in batches. History pages, the hottest read, have their own readers on
+//! sqlx's native SQLite driver (see [`HistoryReader`]): the same SQL, without
+//! `Any`'s conversion of every value.
 
 pub mod avatars;
 pub mod blocks;
@@ -23,6 +25,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use self::conversations::MembersCache;
@@ -34,10 +37,19 @@ pub enum Backend {
     Postgres,
 }
 
+/// Where history pages are read: on SQLite a native pool, on PostgreSQL the
+/// shared `Any` pool.
+#[derive(Clone)]
+pub(crate) enum HistoryReader {
+    Sqlite(SqlitePool),
+    Any,
+}
+
 #[derive(Clone)]
 pub struct Store {
     read: AnyPool,
     write: AnyPool,
+    history: HistoryReader,
     pub backend: Backend,
     members_cache: Arc<MembersCache>,
 }
@@ -61,9 +73,23 @@ impl Store {
                 .await
                 .context("applying SQLite migrations")?;
             let read = sqlite_pool(&url, 4, synchronous).await?;
+            let history = SqlitePoolOptions::new()
+                .max_connections(4)
+                .min_connections(4)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| {
+                    Box::pin(async move {
+                        conn.execute(sqlite_pragmas(synchronous).as_str()).await?;
+                        Ok(())
+                    })
+                })
+                .connect(&url)
+                .await
+                .with_context(|| format!("opening SQLite database {url} for history"))?;
             Ok(Self {
                 read,
                 write,
+                history: HistoryReader::Sqlite(history),
                 backend: Backend::Sqlite,
                 members_cache: Default::default(),
             })
@@ -81,6 +107,7 @@ impl Store {
             Ok(Self {
                 read: pool.clone(),
                 write: pool,
+                history: HistoryReader::Any,
                 backend: Backend::Postgres,
                 members_cache: Default::default(),
             })
@@ -102,7 +129,14 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
+    pub(crate) fn history(&self) -> &HistoryReader {
+        &self.history
+    }
+
     pub async fn close(&self) {
+        if let HistoryReader::Sqlite(pool) = &self.history {
+            pool.close().await;
+        }
         self.read.close().await;
         self.write.close().await;
     }
@@ -115,17 +149,21 @@ async fn sqlite_pool(url: &str, size: u32, synchronous: &'static str) -> anyhow:
         .acquire_timeout(Duration::from_secs(10))
         .after_connect(move |conn, _| {
             Box::pin(async move {
-                let pragmas = format!(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
-                );
-                conn.execute(pragmas.as_str()).await?;
+                conn.execute(sqlite_pragmas(synchronous).as_str()).await?;
                 Ok(())
             })
         })
         .connect(url)
         .await
         .with_context(|| format!("opening SQLite database {url}"))
+}
+
+/// What every SQLite connection runs first, whichever driver opened it.
+fn sqlite_pragmas(synchronous: &str) -> String {
+    format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;"
+    )
 }
 
 /// What the store reports. It knows nothing of HTTP: services decide what a

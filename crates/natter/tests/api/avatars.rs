@@ -235,6 +235,7 @@ async fn replacing_and_removing_change_the_url() {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let bob_socket = app.socket(&bob.token).await;
+    bob_socket.subscribe(&[&alice.id]).await;
     let (_, first) = upload(&app, &alice, picture(ImageFormat::Png, 80, 80), "1.png").await;
     let first_url = first["user"]["avatarUrl"].as_str().unwrap().to_owned();
     let event = bob_socket.next("user").await;

@@ -65,7 +65,7 @@ async fn users_on_different_nodes_chat_in_real_time() {
         .collect();
     assert_eq!(seqs, [1, 2]);
 
-    // The lobby and profile changes reach everyone.
+    // The lobby reaches everyone; profile changes reach contacts.
     let (_, lobby) = node_b
         .post("/api/chat", &bob.token, json!({"msg": "hello all"}))
         .await;
@@ -83,6 +83,7 @@ async fn users_on_different_nodes_chat_in_real_time() {
     // Presence is per user, not per node: bob stays online while a socket remains anywhere.
     let carol = node_a.register("carol").await;
     let carol_socket = node_b.socket(&carol.token).await;
+    alice_socket.subscribe(&[&carol.id]).await;
     bob_second.disconnect().await;
     let mut about_bob = Vec::new();
     while let Some(event) = alice_socket

@@ -468,6 +468,23 @@ impl TestSocket {
         }
     }
 
+    /// `presence:subscribe` to these users; returns the ack.
+    pub async fn subscribe(&self, user_ids: &[&str]) -> Value {
+        self.emit_ack("presence:subscribe", json!({ "userIds": user_ids }))
+            .await
+    }
+
+    /// Every event (name and payload) that arrives within `wait`, in order.
+    pub async fn events_within(&self, wait: Duration) -> Vec<(String, Value)> {
+        let mut events = self.events.lock().await;
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut seen = Vec::new();
+        while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+            seen.push(event);
+        }
+        seen
+    }
+
     /// The next `presence` event about `user_id`.
     pub async fn next_presence_of(&self, user_id: &str) -> Value {
         loop {

@@ -25,6 +25,7 @@ mod durability;
 mod logs;
 mod node_suites;
 mod presence_cluster;
+mod presence_scope;
 mod proxy;
 mod realtime;
 mod redis_restart;

@@ -98,6 +98,9 @@ async fn a_killed_nodes_users_go_offline_everywhere() {
     let _alice_1 = one.socket(&alice).await;
     let bob_2 = two.socket(&bob).await;
     let carol_3 = three.socket(&carol).await;
+    for socket in [&bob_2, &carol_3] {
+        socket.subscribe(&[&alice_id]).await;
+    }
 
     // Cluster-wide `online`: each node knows of the users on the others.
     let (_, took) = wait_online(&two, &bob, &alice_id, true).await;

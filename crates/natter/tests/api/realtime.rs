@@ -176,6 +176,7 @@ async fn oversized_packets_close_the_connection(app: TestApp) {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let watcher = app.socket(&bob.token).await;
+    watcher.subscribe(&[&alice.id]).await;
     let socket = app.socket(&alice.token).await;
     assert_eq!(watcher.next_presence_of(&alice.id).await["online"], true);
     let huge = json!({"conversationId": "lobby", "msg": "x".repeat(100_000), "clientId": "big"});
@@ -247,6 +248,7 @@ async fn presence_follows_first_and_last_socket(app: TestApp) {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
     let watcher = app.socket(&alice.token).await;
+    watcher.subscribe(&[&bob.id]).await;
     let first = app.socket(&bob.token).await;
     let online = watcher.next_presence_of(&bob.id).await;
     assert_eq!(
@@ -286,6 +288,7 @@ async fn presence_follows_first_and_last_socket(app: TestApp) {
 async fn profile_changes_reach_other_users(app: TestApp) {
     let alice = app.register("alice").await;
     let bob = app.register("bob").await;
+    app.direct(&bob, &alice).await;
     let bob_socket = app.socket(&bob.token).await;
     let (status, _) = app
         .call(
