@@ -10,26 +10,44 @@ use crate::contract::bodies::{
 };
 use crate::contract::events::ErrorBody;
 use crate::domain::{ClientId, ConversationId, MessageText, Seq, UserId};
-use crate::error::AppResult;
-use crate::services::{conversations, messages};
+use crate::error::{AppError, AppResult};
+use crate::services::messages::Outgoing;
+use crate::services::{conversations, groups, messages};
 use crate::state::Ctx;
 use crate::store::writer::Sent;
 
-/// Opens the caller's direct conversation with a user, creating it on first use.
+/// Opens the caller's direct conversation with a user, creating it on first
+/// use (`{userId}`), or creates a group (`{kind: "group", title, userIds}`).
 #[utoipa::path(post, path = "/conversations", tag = "conversations",
     request_body = OpenConversation,
     responses(
         (status = 201, description = "created", body = ConversationAnswer),
         (status = 200, description = "it already existed", body = ConversationAnswer),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
-        (status = 422, description = "`cannot_chat_with_self`", body = ErrorBody),
+        (status = 422, description = "`cannot_chat_with_self`, `invalid_kind`, `invalid_title`, `invalid_members`, `too_many_members`", body = ErrorBody),
     ))]
 pub async fn open(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Json(body): Json<OpenConversation>,
 ) -> AppResult<(StatusCode, Json<ConversationAnswer>)> {
-    let peer = UserId::parse(&body.user_id)?;
+    match body.kind.as_deref() {
+        Some("group") => {
+            let title = body.title.unwrap_or_default();
+            let user_ids = body.user_ids.unwrap_or_default();
+            let conversation = groups::create(&ctx, &user, &title, &user_ids).await?;
+            return Ok((StatusCode::CREATED, Json(ConversationAnswer { conversation })));
+        }
+        None | Some("direct") => {}
+        Some(_) => {
+            return Err(AppError::invalid(
+                "invalid_kind",
+                "kind is `direct` or `group`",
+            ));
+        }
+    }
+    let peer = UserId::parse(body.user_id.as_deref().unwrap_or_default())
+        .map_err(|_| AppError::NotFound("user"))?;
     let (conversation, created) = conversations::open_direct(&ctx, &user, &peer).await?;
     let status = if created {
         StatusCode::CREATED
@@ -74,7 +92,7 @@ pub async fn get(
     responses(
         (status = 200, body = HistoryPage),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 422, description = "`invalid_seq`, `invalid_limit`", body = ErrorBody),
+        (status = 422, description = "`invalid_seq`, `invalid_limit`, `invalid_cursor`", body = ErrorBody),
     ))]
 pub async fn history(
     State(ctx): State<Ctx>,
@@ -82,7 +100,8 @@ pub async fn history(
     Path(id): Path<String>,
     Query(params): Query<HistoryParams>,
 ) -> AppResult<Json<HistoryPage>> {
-    let page = messages::page_query(params.before, params.after, params.limit)?;
+    let page =
+        messages::page_query(params.before, params.after, params.since_rev, params.limit)?;
     let id = ConversationId::parse(&id)?;
     Ok(Json(messages::history(&ctx, &user, &id, page).await?))
 }
@@ -96,7 +115,7 @@ pub async fn history(
         (status = 201, description = "stored", body = MessageAnswer),
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
+        (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`, `invalid_reply`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the sender's send rate limit, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn send(
@@ -105,10 +124,13 @@ pub async fn send(
     Path(id): Path<String>,
     Json(body): Json<SendRequest>,
 ) -> AppResult<(StatusCode, Json<MessageAnswer>)> {
-    let msg = MessageText::parse(body.msg)?;
-    let client_id = ClientId::parse(body.client_id)?;
+    let outgoing = Outgoing {
+        msg: MessageText::parse(body.msg)?,
+        client_id: ClientId::parse(body.client_id)?,
+        reply_to: body.reply_to,
+    };
     let id = ConversationId::parse(&id)?;
-    let sent = messages::send(&ctx, &user, &id, msg, client_id).await?;
+    let sent = messages::send(&ctx, &user, &id, outgoing).await?;
     Ok(sent_response(sent))
 }
 
@@ -132,7 +154,12 @@ pub async fn chat(
         Some(raw) => ClientId::parse(raw)?,
         None => ClientId::generate(),
     };
-    let sent = messages::send(&ctx, &user, &ConversationId::lobby(), msg, client_id).await?;
+    let outgoing = Outgoing {
+        msg,
+        client_id,
+        reply_to: None,
+    };
+    let sent = messages::send(&ctx, &user, &ConversationId::lobby(), outgoing).await?;
     Ok(sent_response(sent))
 }
 

@@ -12,7 +12,9 @@
 //! them in batches.
 
 pub mod avatars;
+pub mod changes;
 pub mod conversations;
+pub mod groups;
 pub mod messages;
 pub mod users;
 pub mod writer;
