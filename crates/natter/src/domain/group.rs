@@ -86,11 +86,16 @@ mod tests {
 
     #[test]
     fn emoji_accepts_one_emoji_of_any_shape() {
-        for ok in ["👍", "👍🏽", "❤️", "👩‍👩‍👧", "🇰🇷", "1️⃣", "🏳️‍🌈"] {
+        for ok in ["👍", "👍🏽", "❤️", "👩‍👩‍👧", "🇰🇷", "1️⃣", "🏳️‍🌈"]
+        {
             assert!(Emoji::parse(ok).is_ok(), "{ok}");
         }
         for bad in ["", "a", "👍👍", "ok", "👍 ", "ㅋ", "\u{FE0F}"] {
-            assert_eq!(Emoji::parse(bad).unwrap_err().code(), "invalid_emoji", "{bad}");
+            assert_eq!(
+                Emoji::parse(bad).unwrap_err().code(),
+                "invalid_emoji",
+                "{bad}"
+            );
         }
     }
 

@@ -36,7 +36,10 @@ pub async fn open(
             let title = body.title.unwrap_or_default();
             let user_ids = body.user_ids.unwrap_or_default();
             let conversation = groups::create(&ctx, &user, &title, &user_ids).await?;
-            return Ok((StatusCode::CREATED, Json(ConversationAnswer { conversation })));
+            return Ok((
+                StatusCode::CREATED,
+                Json(ConversationAnswer { conversation }),
+            ));
         }
         None | Some("direct") => {}
         Some(_) => {
@@ -100,8 +103,7 @@ pub async fn history(
     Path(id): Path<String>,
     Query(params): Query<HistoryParams>,
 ) -> AppResult<Json<HistoryPage>> {
-    let page =
-        messages::page_query(params.before, params.after, params.since_rev, params.limit)?;
+    let page = messages::page_query(params.before, params.after, params.since_rev, params.limit)?;
     let id = ConversationId::parse(&id)?;
     Ok(Json(messages::history(&ctx, &user, &id, page).await?))
 }

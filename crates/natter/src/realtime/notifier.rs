@@ -12,11 +12,11 @@ use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 
 use super::Io;
+use crate::contract::Message;
 use crate::contract::events::{PresenceEvent, ReadEvent, ServerEvent, TypingEvent};
 use crate::contract::{Conversation, User};
 use crate::domain::{ConversationId, Millis, UserId};
 use crate::store::conversations::Members;
-use crate::contract::Message;
 use crate::store::writer::{Announcement, Committed};
 
 #[derive(Clone)]
@@ -29,7 +29,9 @@ pub fn user_room(user_id: &UserId) -> String {
 }
 
 fn rooms_of<'a>(ids: impl Iterator<Item = &'a UserId>, except: Option<&UserId>) -> Vec<String> {
-    ids.filter(|id| Some(*id) != except).map(user_room).collect()
+    ids.filter(|id| Some(*id) != except)
+        .map(user_room)
+        .collect()
 }
 
 pub fn session_room(token_hash: &str) -> String {

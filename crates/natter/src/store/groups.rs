@@ -125,9 +125,16 @@ impl Store {
             user_ids: Some(group.others.to_vec()),
             title: Some(group.title.as_str().to_owned()),
         };
-        let message =
-            system_message(&mut tx, group.id, group.message_id, seq, rev, &system, group.now)
-                .await?;
+        let message = system_message(
+            &mut tx,
+            group.id,
+            group.message_id,
+            seq,
+            rev,
+            &system,
+            group.now,
+        )
+        .await?;
         sqlx::query(super::conversations::UPSERT_READ_MARK)
             .bind(group.id)
             .bind(group.owner)
@@ -139,7 +146,10 @@ impl Store {
     }
 
     /// The members of a conversation with their read marks, longest-standing first.
-    pub async fn member_list(&self, conversation_id: &ConversationId) -> StoreResult<Vec<MemberRow>> {
+    pub async fn member_list(
+        &self,
+        conversation_id: &ConversationId,
+    ) -> StoreResult<Vec<MemberRow>> {
         Ok(sqlx::query_as(
             "SELECT u.id, u.username, u.display_name, u.status_message, u.avatar_id, \
              u.last_seen_at, COALESCE(r.last_read_seq, 0) AS last_read_seq, cm.joined_at \

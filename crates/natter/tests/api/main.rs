@@ -19,6 +19,8 @@ mod cluster;
 mod conversations;
 mod delivery;
 mod durability;
+mod groups;
+mod lifecycle;
 mod node_suites;
 mod presence_cluster;
 mod realtime;
