@@ -109,6 +109,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   const { socketRef, close } = useSocket(me.id, dispatch, {
     connected: () => void resync.sync(),
     message: (m) => { void ensureConversation(m.conversationId); resync.live(m); },
+    update: (m) => resync.update(m),
     conversation: (c) => dispatch({ type: "conversation", conversation: c }),
     typing: (e) => { if (e.userId !== me.id) dispatch({ type: "typing", conversationId: e.conversationId, userId: e.userId, until: Date.now() + TYPING_SHOW_MS }); },
     read: (e) => dispatch({ type: "peerRead", conversationId: e.conversationId, userId: e.userId, seq: e.seq }),

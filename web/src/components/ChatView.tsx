@@ -12,6 +12,7 @@ import { firstUnreadSeq, lastReadByPeer, newerThan, type ChatLog, type LocalMess
 import type { Conversation, User } from "../types";
 import { Avatar } from "./Avatar";
 import { Linkified } from "./Linkified";
+import { MessageTools, ReplyQuote, SystemLine, isDeleted } from "./MessageExtras";
 
 interface Props {
   conversation: Conversation;
@@ -182,7 +183,7 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
           return (
             <MessageRow m={m} mine={m.senderId === me.id} grouped={grouped} showTime={endsGroup || m.status !== "sent"}
               sender={users[m.senderId]} newDay={newDay} divider={m.seq != null && m.seq === dividerSeq}
-              read={readSeq != null && m.seq === readSeq} onRetry={retry} />
+              read={readSeq != null && m.seq === readSeq} onRetry={retry} meId={me.id} users={users} />
           );
         }}
       />
@@ -243,12 +244,13 @@ function EmptyChat({ text }: { text: string }) {
   );
 }
 
-const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender, read, newDay, divider, onRetry }: {
+const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender, read, newDay, divider, onRetry, meId, users }: {
   m: LocalMessage; mine: boolean; grouped: boolean; showTime: boolean; sender: User | undefined; read: boolean;
-  newDay: boolean; divider: boolean; onRetry: (m: LocalMessage) => void;
+  newDay: boolean; divider: boolean; onRetry: (m: LocalMessage) => void; meId: string; users: Record<string, User>;
 }) {
   const { t, lang } = useI18n();
   const name = mine ? t.me : sender?.displayName ?? m.user;
+  if (m.type === "system") return <SystemLine m={m} users={users} />;
   return (
     <div className="px-3 md:px-6">
       {newDay && (
@@ -276,16 +278,18 @@ const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender
           {!grouped && (
             <span className="mb-0.5 px-1 text-xs font-medium text-slate-500" data-testid="message-sender">{name}</span>
           )}
+          <ReplyQuote m={m} users={users} />
           <div className={`flex items-end gap-1.5 ${mine ? "flex-row-reverse" : ""}`}>
-            <p data-testid="message-text"
+            <p data-testid="message-text" data-deleted={isDeleted(m) ? "true" : "false"}
               className={`whitespace-pre-wrap break-words rounded-2xl px-3.5 py-2 text-[15px] leading-snug shadow-sm [overflow-wrap:anywhere] ${
                 mine
                   ? `rounded-br-md ${m.status === "failed" ? "bg-rose-600" : m.status === "pending" ? "bg-indigo-500" : "bg-indigo-600"} text-white`
                   : "rounded-bl-md bg-white text-slate-800 ring-1 ring-slate-200"}`}>
-              <Linkified text={m.msg} mine={mine} />
+              {isDeleted(m) ? <em data-testid="message-deleted">{t.messageDeleted}</em> : <Linkified text={m.msg} mine={mine} />}
             </p>
             {showTime && <time className="shrink-0 pb-0.5 text-[11px] text-slate-500" dateTime={new Date(m.createdAt).toISOString()}>{timeOf(m.createdAt, lang)}</time>}
           </div>
+          <MessageTools m={m} meId={meId} mine={mine} users={users} />
           {mine && m.status === "pending" && (
             <span className="mt-0.5 flex items-center gap-1 px-1 text-[11px] text-slate-500" data-testid="message-pending">
               <svg viewBox="0 0 24 24" className="h-3 w-3" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="M12 6v6l4 2m5-2a9 9 0 1 1-18 0 9 9 0 0 1 18 0Z" strokeLinecap="round" strokeLinejoin="round" /></svg>

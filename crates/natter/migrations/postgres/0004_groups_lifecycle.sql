@@ -17,7 +17,8 @@ CREATE TABLE conversation_members (
     conversation_id TEXT NOT NULL REFERENCES conversations (id),
     user_id         TEXT NOT NULL REFERENCES users (id),
     joined_at       BIGINT NOT NULL,
-    -- Orders members by seniority: the conversation's rev when they joined.
+    -- Seniority: the rev of the change that added them × 256 + their place in
+    -- it, so the earliest to join, and among those the first named, ranks first.
     joined_rev      BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, user_id)
 );

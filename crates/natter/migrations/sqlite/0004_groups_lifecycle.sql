@@ -1,33 +1,25 @@
--- no-transaction
 -- Groups, the message lifecycle (replies, edits, deletes, reactions) and the
 -- per-conversation change counter `rev`.
 --
--- SQLite cannot alter a CHECK constraint, so `conversations` is rebuilt with
--- foreign keys off (the documented 12-step procedure); hence no-transaction:
--- `PRAGMA foreign_keys` is ignored inside a transaction.
-PRAGMA foreign_keys = OFF;
-BEGIN;
-
-CREATE TABLE conversations_new (
-    id               TEXT PRIMARY KEY,
-    kind             TEXT NOT NULL CHECK (kind IN ('direct', 'group', 'lobby')),
-    user_a           TEXT REFERENCES users (id),
-    user_b           TEXT REFERENCES users (id),
-    title            TEXT,
-    owner_id         TEXT REFERENCES users (id),
-    last_seq         INTEGER NOT NULL DEFAULT 0,
-    -- The change counter: bumped, in the same transaction, by every new
-    -- message, edit, delete and reaction; the conversation's row lock orders them.
-    last_rev         INTEGER NOT NULL DEFAULT 0,
-    last_activity_at INTEGER NOT NULL,
-    created_at       INTEGER NOT NULL,
-    UNIQUE (user_a, user_b)
-);
-INSERT INTO conversations_new (id, kind, user_a, user_b, last_seq, last_rev, last_activity_at, created_at)
-SELECT id, kind, user_a, user_b, last_seq, last_seq, last_activity_at, created_at FROM conversations;
-DROP TABLE conversations;
-ALTER TABLE conversations_new RENAME TO conversations;
-CREATE INDEX conversations_by_user_b ON conversations (user_b);
+-- SQLite cannot alter a CHECK constraint, and rebuilding `conversations` needs
+-- foreign keys off, which a migration's transaction does not allow. So the
+-- constraint's text is edited in the schema, the way SQLite's ALTER TABLE
+-- documentation describes for CHECK constraints (it only widens the check, so
+-- every stored row still satisfies it). The CREATE TABLEs below bump the schema
+-- cookie, so every other connection re-reads it; the store reopens its writer
+-- after migrating.
+ALTER TABLE conversations ADD COLUMN title TEXT;
+ALTER TABLE conversations ADD COLUMN owner_id TEXT REFERENCES users (id);
+-- The change counter: bumped, in the same transaction, by every new message,
+-- edit, delete and reaction; the conversation's row lock orders them.
+ALTER TABLE conversations ADD COLUMN last_rev INTEGER NOT NULL DEFAULT 0;
+UPDATE conversations SET last_rev = last_seq;
+PRAGMA writable_schema = ON;
+UPDATE sqlite_schema
+SET sql = replace(sql, 'CHECK (kind IN (''direct'', ''lobby''))',
+                       'CHECK (kind IN (''direct'', ''group'', ''lobby''))')
+WHERE type = 'table' AND name = 'conversations';
+PRAGMA writable_schema = OFF;
 
 -- Every member of every direct and group conversation (the lobby has everyone
 -- and no rows), so "who shares a conversation with X" is one indexed join.
@@ -35,7 +27,8 @@ CREATE TABLE conversation_members (
     conversation_id TEXT NOT NULL REFERENCES conversations (id),
     user_id         TEXT NOT NULL REFERENCES users (id),
     joined_at       INTEGER NOT NULL,
-    -- Orders members by seniority: the conversation's rev when they joined.
+    -- Seniority: the rev of the change that added them × 256 + their place in
+    -- it, so the earliest to join, and among those the first named, ranks first.
     joined_rev      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (conversation_id, user_id)
 ) WITHOUT ROWID;
@@ -68,5 +61,3 @@ CREATE TABLE reactions (
     FOREIGN KEY (conversation_id, seq) REFERENCES messages (conversation_id, seq)
 ) WITHOUT ROWID;
 
-COMMIT;
-PRAGMA foreign_keys = ON;

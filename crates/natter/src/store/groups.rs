@@ -181,7 +181,7 @@ async fn add_members(
     rev: i64,
     now: i64,
 ) -> Result<(), sqlx::Error> {
-    for user_id in user_ids {
+    for (place, user_id) in (0_i64..).zip(user_ids) {
         sqlx::query(
             "INSERT INTO conversation_members (conversation_id, user_id, joined_at, joined_rev) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (conversation_id, user_id) DO NOTHING",
@@ -189,7 +189,7 @@ async fn add_members(
         .bind(conversation_id)
         .bind(user_id)
         .bind(now)
-        .bind(rev)
+        .bind(rev * GROUP_MAX_MEMBERS as i64 + place)
         .execute(&mut *conn)
         .await?;
     }

@@ -61,6 +61,10 @@ impl Store {
                 .run(&write)
                 .await
                 .context("applying SQLite migrations")?;
+            // A migration may edit the schema's text (0004 widens a CHECK);
+            // a fresh connection parses it anew.
+            write.close().await;
+            let write = sqlite_pool(&url, 1, synchronous).await?;
             let read = sqlite_pool(&url, 4, synchronous).await?;
             Ok(Self {
                 read,

@@ -204,7 +204,7 @@ async fn a_group_over_socket_io_and_a_removed_member_hears_nothing_more() {
     assert_eq!(code(&typing), "not_found");
     assert_eq!(
         member_ids(&app, &bob, &id).await,
-        [&alice.id, &bob.id, &dave.id]
+        [alice.id.clone(), bob.id.clone(), dave.id.clone()]
     );
 }
 

@@ -318,9 +318,9 @@ on_both_backends!(an_offline_client_catches_up_with_one_since_rev_walk);
 /// revs that grow with their seq (commit order).
 async fn concurrent_changes(nodes: [&TestApp; 2]) {
     let users = [
-        nodes[0].register("u0").await,
-        nodes[1].register("u1").await,
-        nodes[0].register("u2").await,
+        nodes[0].register("user0").await,
+        nodes[1].register("user1").await,
+        nodes[0].register("user2").await,
     ];
     let ids: Vec<&str> = users[1..].iter().map(|u| u.id.as_str()).collect();
     let (_, group) = nodes[0]
