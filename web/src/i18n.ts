@@ -162,6 +162,11 @@ const en = {
   delete: "Delete",
   reply: "Reply",
   react: "Add a reaction",
+  addToGroup: "Add to a new group",
+  groupName: "Group name",
+  newGroup: (n: number) => `Create group (${n})`,
+  renameGroup: "Rename",
+  leaveGroup: "Leave group",
   systemMessage: (actor: string, action: string, names: string, title: string) => ({
     created: `${actor} created the group “${title}”`,
     members_added: `${actor} added ${names}`,
@@ -266,6 +271,11 @@ const ko: Dict = {
   delete: "삭제",
   reply: "답장",
   react: "반응 추가",
+  addToGroup: "새 그룹에 추가",
+  groupName: "그룹 이름",
+  newGroup: (n: number) => `그룹 만들기 (${n}명)`,
+  renameGroup: "이름 바꾸기",
+  leaveGroup: "그룹 나가기",
   systemMessage: (actor: string, action: string, names: string, title: string) => ({
     created: `${actor}님이 “${title}” 그룹을 만들었습니다`,
     members_added: `${actor}님이 ${names}님을 초대했습니다`,

@@ -12,7 +12,7 @@ import { firstUnreadSeq, lastReadByPeer, newerThan, type ChatLog, type LocalMess
 import type { Conversation, User } from "../types";
 import { Avatar } from "./Avatar";
 import { Linkified } from "./Linkified";
-import { MessageTools, ReplyQuote, SystemLine, isDeleted } from "./MessageExtras";
+import { GroupActions, MessageTools, ReplyQuote, SystemLine, isDeleted } from "./MessageExtras";
 
 interface Props {
   conversation: Conversation;
@@ -41,7 +41,7 @@ export function ChatView(p: Props) {
   const { t, lang } = useI18n();
   const lobby = c.kind === "lobby";
   const peer = c.peer ? users[c.peer.id] ?? c.peer : null;
-  const title = lobby ? t.lobby : peer?.displayName ?? "?";
+  const title = lobby ? t.lobby : c.kind === "group" ? c.title ?? "?" : peer?.displayName ?? "?";
   const [showMembers, setShowMembers] = useState(false);
   // Where I left off: the read mark when the conversation was opened.
   const [readAtOpen] = useState(c.lastReadSeq);
@@ -50,6 +50,7 @@ export function ChatView(p: Props) {
   const typers = Object.entries(typing).filter(([uid, until]) => uid !== me.id && until > now).map(([uid]) => users[uid]?.displayName ?? (peer?.id === uid ? peer.displayName : "…"));
   const status = typers.length > 0 ? <span className="text-indigo-600">{t.typing(typers.join(", "))}</span>
     : lobby ? t.lobbyDesc
+    : c.kind === "group" ? t.membersOf(c.memberCount)
     : peer ? (!connected ? t.waitingForNetwork : peer.statusMessage ? `${presenceText(peer, lang, t)} · ${peer.statusMessage}` : presenceText(peer, lang, t))
     : "";
 
@@ -72,6 +73,7 @@ export function ChatView(p: Props) {
             <span className="block truncate text-xs text-slate-500" aria-live="polite" data-testid="chat-status">{status}</span>
           </span>
         </button>
+        {c.kind === "group" && <GroupActions c={c} meId={me.id} onLeft={onClose} />}
       </header>
       {lobby && showMembers && p.lobbyMembers}
       {log?.loaded ? (
