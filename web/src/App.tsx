@@ -109,6 +109,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   const { socketRef, close } = useSocket(me.id, dispatch, {
     connected: () => void resync.sync(),
     message: (m) => { void ensureConversation(m.conversationId); resync.live(m); },
+    update: (m) => resync.update(m),
     conversation: (c) => dispatch({ type: "conversation", conversation: c }),
     typing: (e) => { if (e.userId !== me.id) dispatch({ type: "typing", conversationId: e.conversationId, userId: e.userId, until: Date.now() + TYPING_SHOW_MS }); },
     read: (e) => dispatch({ type: "peerRead", conversationId: e.conversationId, userId: e.userId, seq: e.seq }),
@@ -228,9 +229,9 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
     if (s?.connected) s.emit("typing", { conversationId });
   }, [socketRef]);
 
-  const send = useCallback((conversationId: string, msg: string, clientId?: string, createdAt?: number) => {
+  const send = useCallback((conversationId: string, msg: string, clientId?: string, createdAt?: number, replyTo?: number) => {
     lastTypingEmit.current[conversationId] = 0; // the next keystroke announces typing again
-    void outbox.send(conversationId, msg, clientId, createdAt);
+    void outbox.send(conversationId, msg, clientId, createdAt, replyTo);
   }, [outbox]);
 
   const startChat = useCallback(async (userId: string) => {
@@ -280,7 +281,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         users={state.users}
         typing={state.typing[active.id] ?? {}}
         connected={connected}
-        onSend={(msg, clientId, createdAt) => send(active.id, msg, clientId, createdAt)}
+        onSend={(msg, clientId, createdAt, replyTo) => send(active.id, msg, clientId, createdAt, replyTo)}
         onTyping={() => typing(active.id)}
         onLoadOlder={() => loadOlder(active.id)}
         onBack={goBack}

@@ -69,10 +69,17 @@ export const api = {
   setBlocked: (userId: string, blocked: boolean) =>
     request<void>(blocked ? "PUT" : "DELETE", `/api/me/blocks/${enc(userId)}`),
   startChat: (userId: string) => request<{ conversation: Conversation }>("POST", "/api/conversations", { userId }),
+  createGroup: (title: string, userIds: string[]) =>
+    request<{ conversation: Conversation }>("POST", "/api/conversations", { kind: "group", title, userIds }),
+  rename: (id: string, title: string) =>
+    request<{ conversation: Conversation }>("PATCH", `/api/conversations/${enc(id)}`, { title }),
+  leave: (id: string, userId: string) =>
+    request<void>("DELETE", `/api/conversations/${enc(id)}/members/${enc(userId)}`),
   conversations: () => request<{ conversations: Conversation[] }>("GET", "/api/conversations"),
   conversation: (id: string) => request<{ conversation: Conversation }>("GET", `/api/conversations/${enc(id)}`),
-  messages: (id: string, opts: { before?: number; after?: number; limit?: number } = {}) => {
+  messages: (id: string, opts: { before?: number; after?: number; sinceRev?: number; limit?: number } = {}) => {
     const q = new URLSearchParams();
+    if (opts.sinceRev != null) q.set("sinceRev", String(opts.sinceRev));
     if (opts.before != null) q.set("before", String(opts.before));
     if (opts.after != null) q.set("after", String(opts.after));
     q.set("limit", String(opts.limit ?? 50));
@@ -80,10 +87,29 @@ export const api = {
   },
   send: (id: string, msg: string, clientId: string) =>
     request<{ message: Message }>("POST", `/api/conversations/${enc(id)}/messages`, { msg, clientId }),
+  edit: (id: string, seq: number, msg: string) =>
+    request<{ message: Message }>("PATCH", `/api/conversations/${enc(id)}/messages/${seq}`, { msg }),
+  remove: (id: string, seq: number) =>
+    request<{ message: Message }>("DELETE", `/api/conversations/${enc(id)}/messages/${seq}`),
+  react: (id: string, seq: number, emoji: string, add: boolean) =>
+    request<{ message: Message }>(add ? "PUT" : "DELETE", `/api/conversations/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`),
   read: (id: string, seq: number) => request<void>("POST", `/api/conversations/${enc(id)}/read`, { seq }),
 };
 
 /** Everything after `after`, page by page while the server says there is more (at most `maxPages` pages). */
+/** Every message changed after `rev` (new, edited, deleted, reacted to), walked to the end. */
+export async function fetchSinceRev(id: string, rev: number, maxPages = 1000): Promise<Message[]> {
+  const out: Message[] = [];
+  let cursor = rev;
+  for (let i = 0; i < maxPages; i++) {
+    const page = await api.messages(id, { sinceRev: cursor, limit: 100 });
+    out.push(...page.messages);
+    if (page.messages.length) cursor = page.messages[page.messages.length - 1].rev;
+    if (!page.hasMore || page.messages.length === 0) break;
+  }
+  return out;
+}
+
 export async function fetchAfter(id: string, after: number, maxPages = 1000): Promise<{ messages: Message[]; complete: boolean }> {
   const out: Message[] = [];
   let cursor = after;

@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::contract::events::{ErrorBody, ErrorDetail};
 use crate::store::StoreError;
+use crate::store::writer::Refusal;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -23,6 +24,12 @@ pub enum AppError {
     InvalidCredentials,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 403 with its own code (`not_sender`, `not_owner`).
+    #[error("{message}")]
+    NotAllowed {
+        code: &'static str,
+        message: &'static str,
+    },
     /// 404, also for things the caller may not see.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -78,7 +85,8 @@ impl AppError {
         match self {
             Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Invalid { code, .. } => code,
+            | Self::Invalid { code, .. }
+            | Self::NotAllowed { code, .. } => code,
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
@@ -100,7 +108,7 @@ impl AppError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::Blocked => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::Blocked | Self::NotAllowed { .. } => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -161,6 +169,38 @@ impl From<StoreError> for AppError {
             },
             StoreError::Unavailable(e) => Self::Unavailable(e.into()),
             StoreError::Database(e) => Self::Internal(e.into()),
+        }
+    }
+}
+
+/// A change the writer did not apply, and why.
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::NotFound(what) => Self::NotFound(what),
+            Refusal::NotSender => Self::NotAllowed {
+                code: "not_sender",
+                message: "only the sender may change this message",
+            },
+            Refusal::NotOwner => Self::NotAllowed {
+                code: "not_owner",
+                message: "only the group's owner may remove other members",
+            },
+            Refusal::NotEditable => Self::Conflict {
+                code: "not_editable",
+                message: "a deleted or system message cannot be changed".into(),
+            },
+            Refusal::NotAGroup => {
+                Self::invalid("not_a_group", "only a group has a title and a member list")
+            }
+            Refusal::TooManyReactions => Self::invalid(
+                "too_many_reactions",
+                format!(
+                    "a message has at most {} different reactions",
+                    crate::store::changes::MAX_REACTIONS
+                ),
+            ),
+            Refusal::TooManyMembers => crate::domain::group::too_many_members(),
         }
     }
 }

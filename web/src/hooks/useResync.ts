@@ -2,8 +2,8 @@
 // loaded conversation fetches what came after its last CONTIGUOUS seq; a live
 // message whose seq is not the next one held triggers a fetch of the gap.
 import { useCallback, useMemo, useRef, type Dispatch, type MutableRefObject } from "react";
-import { api, fetchAfter } from "../api";
-import { contiguousSeq, gapBefore } from "../state/messages";
+import { api, fetchAfter, fetchSinceRev } from "../api";
+import { contiguousSeq, gapBefore, highestRev } from "../state/messages";
 import type { Action, State } from "../state/store";
 import type { Message } from "../types";
 
@@ -17,8 +17,14 @@ export function useResync(stateRef: MutableRefObject<State>, dispatch: Dispatch<
     if (!log?.loaded) return;
     inFlight.current.add(id);
     try {
+      const rev = highestRev(log.messages);
       const { messages } = await fetchAfter(id, contiguousSeq(log.messages));
       dispatch({ type: "messages", conversationId: id, messages, visible: true });
+      // Edits, deletes and reactions missed while away: every change after the newest rev held.
+      if (rev > 0) {
+        const changed = await fetchSinceRev(id, rev);
+        dispatch({ type: "messages", conversationId: id, messages: changed, visible: true });
+      }
     } catch { /* the next reconnect or message tries again */ } finally {
       inFlight.current.delete(id);
     }
@@ -40,5 +46,10 @@ export function useResync(stateRef: MutableRefObject<State>, dispatch: Dispatch<
     if (gap != null) void catchUp(m.conversationId);
   }, [stateRef, dispatch, catchUp]);
 
-  return useMemo(() => ({ sync, catchUp, live }), [sync, catchUp, live]);
+  /** A changed message (`message:update`): replaces the one held, if newer. */
+  const update = useCallback((m: Message) => {
+    dispatch({ type: "messages", conversationId: m.conversationId, messages: [m], visible: true });
+  }, [dispatch]);
+
+  return useMemo(() => ({ sync, catchUp, live, update }), [sync, catchUp, live, update]);
 }

@@ -10,6 +10,7 @@ import type { Conversation, Message, PresenceEvent, ReadEvent, TypingEvent, User
 export interface SocketHandlers {
   connected: () => void;
   message: (m: Message) => void;
+  update: (m: Message) => void;
   conversation: (c: Conversation) => void;
   typing: (e: TypingEvent) => void;
   read: (e: ReadEvent) => void;
@@ -45,6 +46,7 @@ export function useSocket(userId: string, dispatch: Dispatch<Action>, handlers: 
       if (err.message === "unauthorized") reconnectIfSignedIn(3000);
     });
     s.on("message", (m: Message) => h.current.message(m));
+    s.on("message:update", (m: Message) => h.current.update(m));
     s.on("conversation", (c: Conversation) => h.current.conversation(c));
     s.on("typing", (e: TypingEvent) => h.current.typing(e));
     s.on("read", (e: ReadEvent) => h.current.read(e));

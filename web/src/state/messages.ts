@@ -16,6 +16,14 @@ export interface LocalMessage {
   clientId: string;
   createdAt: number;
   status: SendStatus;
+  /** The lifecycle of a stored message (absent on optimistic ones). */
+  type?: Message["type"];
+  system?: Message["system"];
+  replyTo?: Message["replyTo"];
+  editedAt?: number | null;
+  deletedAt?: number | null;
+  reactions?: Message["reactions"];
+  rev?: number;
   /** The server's error code when a send failed for good. */
   error?: string;
 }
@@ -58,11 +66,21 @@ export function mergeMessages(list: LocalMessage[], incoming: Message[]): LocalM
   }
   const stored = new Set<string>();
   for (const m of incoming) {
-    if (!bySeq.has(m.seq)) bySeq.set(m.seq, fromStored(m));
+    // A seq held already is replaced only by a later change of it (an edit,
+    // a delete, a reaction: a higher rev).
+    const held = bySeq.get(m.seq);
+    if (!held || (m.rev ?? 0) > (held.rev ?? 0)) bySeq.set(m.seq, fromStored(m));
     stored.add(m.senderId + "\u0000" + m.clientId);
   }
   const keep = unsent.filter((m) => !stored.has(m.senderId + "\u0000" + m.clientId));
   return [...bySeq.values(), ...keep].sort(compareMessages);
+}
+
+/** The highest rev held: `sinceRev=` for catching up on changes. */
+export function highestRev(list: LocalMessage[]): number {
+  let rev = 0;
+  for (const m of list) if ((m.rev ?? 0) > rev) rev = m.rev ?? 0;
+  return rev;
 }
 
 /** Add an optimistic (pending) message; re-adding the same clientId just marks it pending again. */
@@ -162,6 +180,8 @@ export function applyMessageToConversation(
   viewing: boolean,
 ): Conversation {
   const lastSeq = c.lastMessage?.seq ?? 0;
+  // A change to the last message (an edit, a delete) updates the preview only.
+  if (m.seq === lastSeq && (m.rev ?? 0) > (c.lastMessage?.rev ?? 0)) return { ...c, lastMessage: m };
   if (m.seq <= lastSeq) return c;
   const mine = m.senderId === meId;
   if (mine || viewing) {

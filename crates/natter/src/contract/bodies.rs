@@ -7,7 +7,7 @@ use serde_json::value::RawValue;
 use ts_rs::TS;
 use utoipa::{IntoParams, ToSchema};
 
-use super::objects::{Conversation, Message, User};
+use super::objects::{Conversation, Member, Message, User};
 
 #[derive(Debug, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -86,10 +86,45 @@ pub struct BlockedUsers {
     pub users: Vec<User>,
 }
 
+/// `{userId}` opens a direct conversation; `{kind: "group", title, userIds}`
+/// creates a group.
 #[derive(Debug, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OpenConversation {
-    pub user_id: String,
+    #[ts(optional)]
+    pub user_id: Option<String>,
+    /// `group` to create a group; absent or `direct` otherwise.
+    #[ts(optional, type = "\"direct\" | \"group\"")]
+    pub kind: Option<String>,
+    /// A group's title: 1–100 characters.
+    #[ts(optional)]
+    pub title: Option<String>,
+    /// A group's other members: 1–255 user ids.
+    #[ts(optional)]
+    pub user_ids: Option<Vec<String>>,
+}
+
+/// `PATCH /api/conversations/{id}`.
+#[derive(Debug, Deserialize, TS, ToSchema)]
+pub struct RenameRequest {
+    pub title: String,
+}
+
+#[derive(Debug, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMembersRequest {
+    pub user_ids: Vec<String>,
+}
+
+#[derive(Debug, Serialize, TS, ToSchema)]
+pub struct MembersAnswer {
+    pub members: Vec<Member>,
+}
+
+/// `PATCH /api/conversations/{id}/messages/{seq}`.
+#[derive(Debug, Deserialize, TS, ToSchema)]
+pub struct EditRequest {
+    pub msg: String,
 }
 
 #[derive(Debug, Serialize, TS, ToSchema)]
@@ -109,6 +144,10 @@ pub struct HistoryParams {
     pub before: Option<i64>,
     /// Messages with a larger seq (newer): catching up.
     pub after: Option<i64>,
+    /// Every message changed after this rev (new, edited, deleted, reacted
+    /// to), ascending by rev; not with `before`/`after`.
+    #[serde(rename = "sinceRev")]
+    pub since_rev: Option<i64>,
     /// 1–100, default 50.
     pub limit: Option<i64>,
 }
@@ -130,6 +169,9 @@ pub struct HistoryPage {
 pub struct SendRequest {
     pub msg: String,
     pub client_id: String,
+    /// The seq of the message this one replies to, in the same conversation.
+    #[ts(optional)]
+    pub reply_to: Option<i64>,
 }
 
 /// The original design's lobby message; without a clientId every call is new.

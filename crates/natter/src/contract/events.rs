@@ -22,6 +22,9 @@ pub enum ServerEvent {
     /// A message was stored in one of the user's conversations.
     #[serde(rename = "message")]
     Message(Message),
+    /// A message was edited, deleted or reacted to (or the original it quotes was).
+    #[serde(rename = "message:update")]
+    MessageUpdate(Message),
     /// A conversation appeared in (or changed for) the user's list.
     #[serde(rename = "conversation")]
     Conversation(Box<Conversation>),
@@ -42,6 +45,7 @@ impl ServerEvent {
     pub fn name(&self) -> &'static str {
         match self {
             Self::Message(_) => "message",
+            Self::MessageUpdate(_) => "message:update",
             Self::Conversation(_) => "conversation",
             Self::Typing(_) => "typing",
             Self::Read(_) => "read",
@@ -62,7 +66,7 @@ pub struct EventData<'a>(&'a ServerEvent);
 impl Serialize for EventData<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self.0 {
-            ServerEvent::Message(m) => m.serialize(s),
+            ServerEvent::Message(m) | ServerEvent::MessageUpdate(m) => m.serialize(s),
             ServerEvent::Conversation(c) => c.serialize(s),
             ServerEvent::Typing(t) => t.serialize(s),
             ServerEvent::Read(r) => r.serialize(s),
@@ -110,7 +114,45 @@ pub struct SendMessage {
     pub conversation_id: String,
     pub msg: String,
     pub client_id: String,
+    /// The seq of the message this one replies to, in the same conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub reply_to: Option<i64>,
 }
+
+/// `message:edit`: only the sender, not on a deleted or system message.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct EditMessage {
+    #[ts(as = "ConversationId")]
+    pub conversation_id: String,
+    pub seq: i64,
+    pub msg: String,
+}
+
+/// `message:delete`: only the sender; leaves a tombstone with the same seq.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteMessage {
+    #[ts(as = "ConversationId")]
+    pub conversation_id: String,
+    pub seq: i64,
+}
+
+/// `reaction:add` and `reaction:remove`: idempotent.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionRequest {
+    #[ts(as = "ConversationId")]
+    pub conversation_id: String,
+    pub seq: i64,
+    pub emoji: String,
+}
+
+/// The same payload as [`ReactionRequest`], for `reaction:remove`.
+#[derive(Debug, Clone, Deserialize, Serialize, TS)]
+#[serde(transparent)]
+pub struct RemoveReaction(pub ReactionRequest);
 
 #[derive(Debug, Clone, Deserialize, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -152,6 +194,14 @@ pub struct SendAck {
     pub message: Message,
 }
 
+/// `{ok: true, message}`: the message as it is after the change.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MessageAck {
+    #[ts(type = "true")]
+    pub ok: bool,
+    pub message: Message,
+}
+
 /// `{ok: true, seq}`: the read mark now stored (never lower than before).
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct ReadAck {
@@ -170,6 +220,26 @@ pub struct OkAck {
 impl ClientRequest for SendMessage {
     const EVENT: &'static str = "message:send";
     type Ack = SendAck;
+}
+
+impl ClientRequest for EditMessage {
+    const EVENT: &'static str = "message:edit";
+    type Ack = MessageAck;
+}
+
+impl ClientRequest for DeleteMessage {
+    const EVENT: &'static str = "message:delete";
+    type Ack = MessageAck;
+}
+
+impl ClientRequest for ReactionRequest {
+    const EVENT: &'static str = "reaction:add";
+    type Ack = MessageAck;
+}
+
+impl ClientRequest for RemoveReaction {
+    const EVENT: &'static str = "reaction:remove";
+    type Ack = MessageAck;
 }
 
 impl ClientRequest for StartTyping {
@@ -198,6 +268,14 @@ impl ClientRequest for PresenceUnsubscribe {
 pub enum ClientEvent {
     #[serde(rename = "message:send")]
     SendMessage(SendMessage),
+    #[serde(rename = "message:edit")]
+    EditMessage(EditMessage),
+    #[serde(rename = "message:delete")]
+    DeleteMessage(DeleteMessage),
+    #[serde(rename = "reaction:add")]
+    AddReaction(ReactionRequest),
+    #[serde(rename = "reaction:remove")]
+    RemoveReaction(ReactionRequest),
     #[serde(rename = "typing")]
     StartTyping(StartTyping),
     #[serde(rename = "read")]
@@ -215,6 +293,14 @@ pub enum ClientEvent {
 pub enum ClientAck {
     #[serde(rename = "message:send")]
     SendMessage(SendAck),
+    #[serde(rename = "message:edit")]
+    EditMessage(MessageAck),
+    #[serde(rename = "message:delete")]
+    DeleteMessage(MessageAck),
+    #[serde(rename = "reaction:add")]
+    AddReaction(MessageAck),
+    #[serde(rename = "reaction:remove")]
+    RemoveReaction(MessageAck),
     #[serde(rename = "typing")]
     StartTyping(OkAck),
     #[serde(rename = "read")]
@@ -278,6 +364,7 @@ mod tests {
             conversation_id: "c".into(),
             msg: "m".into(),
             client_id: "k".into(),
+            reply_to: None,
         };
         let typing = StartTyping {
             conversation_id: "c".into(),
@@ -301,6 +388,33 @@ mod tests {
         assert_eq!(
             tag(&ClientEvent::PresenceUnsubscribe(unsubscribe)),
             PresenceUnsubscribe::EVENT
+        );
+        let reaction = ReactionRequest {
+            conversation_id: "c".into(),
+            seq: 1,
+            emoji: "👍".into(),
+        };
+        assert_eq!(
+            tag(&ClientEvent::AddReaction(reaction.clone())),
+            ReactionRequest::EVENT
+        );
+        assert_eq!(
+            tag(&ClientEvent::RemoveReaction(reaction)),
+            RemoveReaction::EVENT
+        );
+        let edit = EditMessage {
+            conversation_id: "c".into(),
+            seq: 1,
+            msg: "m".into(),
+        };
+        assert_eq!(tag(&ClientEvent::EditMessage(edit)), EditMessage::EVENT);
+        let delete = DeleteMessage {
+            conversation_id: "c".into(),
+            seq: 1,
+        };
+        assert_eq!(
+            tag(&ClientEvent::DeleteMessage(delete)),
+            DeleteMessage::EVENT
         );
         let ok = ClientAck::StartTyping(OkAck { ok: true });
         assert_eq!(tag(&ok), StartTyping::EVENT);

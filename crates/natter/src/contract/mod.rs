@@ -9,4 +9,7 @@ pub mod events;
 pub mod objects;
 pub mod typescript;
 
-pub use objects::{Conversation, ConversationKind, Message, User};
+pub use objects::{
+    Conversation, ConversationKind, Member, Message, MessageType, Reaction, ReplyTo, SystemAction,
+    SystemInfo, User,
+};

@@ -24,7 +24,7 @@ pub struct User {
     pub last_seen_at: Option<Millis>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow, TS, ToSchema)]
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     pub id: MessageId,
@@ -37,12 +37,88 @@ pub struct Message {
     pub msg: String,
     pub client_id: String,
     pub created_at: Millis,
+    /// `text`, or `system` for membership and title changes.
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    /// What a system message records; `null` on text messages.
+    pub system: Option<SystemInfo>,
+    /// The message this one answers; `null` when it is not a reply.
+    pub reply_to: Option<ReplyTo>,
+    pub edited_at: Option<Millis>,
+    /// Set on a tombstone: `msg` is then empty and `reactions` and `replyTo` too.
+    pub deleted_at: Option<Millis>,
+    /// In order of each emoji's first use.
+    pub reactions: Vec<Reaction>,
+    /// The conversation's `rev` at this message's latest change.
+    pub rev: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageType {
+    Text,
+    System,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq, TS, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemAction {
+    Created,
+    MembersAdded,
+    MemberRemoved,
+    MemberLeft,
+    TitleChanged,
+}
+
+/// A membership or title change, as recorded in the history.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SystemInfo {
+    pub action: SystemAction,
+    pub actor_id: UserId,
+    /// `created`: the other initial members; `members_added`: those newly
+    /// added; `member_removed`: the removed member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub user_ids: Option<Vec<UserId>>,
+    /// `created` and `title_changed`: the (new) title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub title: Option<String>,
+}
+
+/// The quoted original of a reply, as it is now (edited, or `msg: ""` once deleted).
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyTo {
+    pub seq: i64,
+    pub sender_id: UserId,
+    /// The first 200 characters (code points) of the original.
+    pub msg: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction {
+    pub emoji: String,
+    /// In the order they reacted.
+    pub user_ids: Vec<UserId>,
+}
+
+/// A member of a conversation, with their read mark.
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Member {
+    pub user: User,
+    pub last_read_seq: i64,
+    pub joined_at: Millis,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, TS, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConversationKind {
     Direct,
+    Group,
     Lobby,
 }
 
@@ -51,8 +127,15 @@ pub enum ConversationKind {
 pub struct Conversation {
     pub id: ConversationId,
     pub kind: ConversationKind,
-    /// The other member of a direct conversation; `null` for the lobby.
+    /// The other member of a direct conversation; `null` for groups and the lobby.
     pub peer: Option<User>,
+    /// A group's title; `null` for direct conversations and the lobby.
+    pub title: Option<String>,
+    /// A group's owner; `null` unless a group.
+    pub owner_id: Option<UserId>,
+    pub member_count: i64,
+    /// The counter of changes: `GET …/messages?sinceRev=` from here on.
+    pub rev: i64,
     pub last_message: Option<Message>,
     pub unread_count: i64,
     pub last_read_seq: i64,

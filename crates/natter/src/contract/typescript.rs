@@ -42,6 +42,10 @@ pub fn export_to(dir: &Path) -> Result<(), ExportError> {
     ChatRequest::export_all(&cfg)?;
     MessageAnswer::export_all(&cfg)?;
     ReadRequest::export_all(&cfg)?;
+    RenameRequest::export_all(&cfg)?;
+    AddMembersRequest::export_all(&cfg)?;
+    MembersAnswer::export_all(&cfg)?;
+    EditRequest::export_all(&cfg)?;
     Ok(())
 }
 

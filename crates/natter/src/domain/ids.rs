@@ -6,7 +6,7 @@
 //! parsed for shape only: a malformed one answers 404 like an unknown one, and
 //! never reaches SQL (no NUL, no megabyte-long keys).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 use utoipa::ToSchema;
 
@@ -17,7 +17,9 @@ const MAX_ID_CHARS: usize = 64;
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident, $what:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, sqlx::Type, TS, ToSchema)]
+        // Deserialize is for what the store itself wrote (a system message's
+        // JSON); input from the wire arrives as strings and goes through `parse`.
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, sqlx::Type, TS, ToSchema)]
         #[serde(transparent)]
         #[sqlx(transparent)]
         pub struct $name(String);

@@ -5,10 +5,12 @@
 //! ids of different things cannot be swapped. The wire layers parse; services take
 //! and return these types; the store binds and decodes them as plain strings.
 
+pub mod group;
 pub mod ids;
 pub mod text;
 pub mod time;
 
+pub use group::{Emoji, GroupTitle};
 pub use ids::{AvatarId, ConversationId, MessageId, UserId};
 pub use text::{
     ClientId, DisplayName, MessageText, Password, SearchQuery, StatusMessage, Username,

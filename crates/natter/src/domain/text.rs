@@ -18,6 +18,11 @@ fn has_control(s: &str, allowed: &[char]) -> bool {
     s.chars().any(|c| c.is_control() && !allowed.contains(&c))
 }
 
+/// What a name-like text (a display name, a group title) may not hold.
+pub(crate) fn is_hidden(c: char) -> bool {
+    c.is_control() || is_invisible_format(c)
+}
+
 /// Characters that change how the text around them is displayed without being
 /// seen themselves: bidi embeddings, overrides and isolates, zero-width marks.
 fn is_invisible_format(c: char) -> bool {

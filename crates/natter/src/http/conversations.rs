@@ -10,27 +10,52 @@ use crate::contract::bodies::{
 };
 use crate::contract::events::ErrorBody;
 use crate::domain::{ClientId, ConversationId, MessageText, Seq, UserId};
-use crate::error::AppResult;
-use crate::services::{conversations, messages};
+use crate::error::{AppError, AppResult};
+use crate::services::messages::Outgoing;
+use crate::services::{conversations, groups, messages};
 use crate::state::Ctx;
 use crate::store::writer::Sent;
 
-/// Opens the caller's direct conversation with a user, creating it on first use.
+/// Opens the caller's direct conversation with a user, creating it on first
+/// use (`{userId}`), or creates a group (`{kind: "group", title, userIds}`).
 #[utoipa::path(post, path = "/conversations", tag = "conversations",
     request_body = OpenConversation,
     responses(
         (status = 201, description = "created", body = ConversationAnswer),
         (status = 200, description = "it already existed", body = ConversationAnswer),
         (status = 403, description = "`blocked`: one of the two blocks the other and they have no chat yet", body = ErrorBody),
+        (status = 400, description = "`invalid_body`: no `userId`, or a group without `title` or `userIds`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
-        (status = 422, description = "`cannot_chat_with_self`", body = ErrorBody),
+        (status = 422, description = "`cannot_chat_with_self`, `invalid_kind`, `invalid_title`, `invalid_members`, `too_many_members`", body = ErrorBody),
     ))]
 pub async fn open(
     State(ctx): State<Ctx>,
     Auth(user): Auth,
     Json(body): Json<OpenConversation>,
 ) -> AppResult<(StatusCode, Json<ConversationAnswer>)> {
-    let peer = UserId::parse(&body.user_id)?;
+    match body.kind.as_deref() {
+        Some("group") => {
+            let (Some(title), Some(user_ids)) = (body.title, body.user_ids) else {
+                return Err(missing("a group needs `title` and `userIds`"));
+            };
+            let conversation = groups::create(&ctx, &user, &title, &user_ids).await?;
+            return Ok((
+                StatusCode::CREATED,
+                Json(ConversationAnswer { conversation }),
+            ));
+        }
+        None | Some("direct") => {}
+        Some(_) => {
+            return Err(AppError::invalid(
+                "invalid_kind",
+                "kind is `direct` or `group`",
+            ));
+        }
+    }
+    let peer = body
+        .user_id
+        .ok_or_else(|| missing("`userId` is required"))?;
+    let peer = UserId::parse(&peer).map_err(|_| AppError::NotFound("user"))?;
     let (conversation, created) = conversations::open_direct(&ctx, &user, &peer).await?;
     let status = if created {
         StatusCode::CREATED
@@ -75,7 +100,7 @@ pub async fn get(
     responses(
         (status = 200, body = HistoryPage),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 422, description = "`invalid_seq`, `invalid_limit`", body = ErrorBody),
+        (status = 422, description = "`invalid_seq`, `invalid_limit`, `invalid_cursor`", body = ErrorBody),
     ))]
 pub async fn history(
     State(ctx): State<Ctx>,
@@ -83,7 +108,7 @@ pub async fn history(
     Path(id): Path<String>,
     Query(params): Query<HistoryParams>,
 ) -> AppResult<Json<HistoryPage>> {
-    let page = messages::page_query(params.before, params.after, params.limit)?;
+    let page = messages::page_query(params.before, params.after, params.since_rev, params.limit)?;
     let id = ConversationId::parse(&id)?;
     Ok(Json(messages::history(&ctx, &user, &id, page).await?))
 }
@@ -98,7 +123,7 @@ pub async fn history(
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 403, description = "`blocked`: a direct chat between a blocked pair", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`", body = ErrorBody),
+        (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`, `invalid_reply`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the sender's send rate limit, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn send(
@@ -107,10 +132,13 @@ pub async fn send(
     Path(id): Path<String>,
     Json(body): Json<SendRequest>,
 ) -> AppResult<(StatusCode, Json<MessageAnswer>)> {
-    let msg = MessageText::parse(body.msg)?;
-    let client_id = ClientId::parse(body.client_id)?;
+    let outgoing = Outgoing {
+        msg: MessageText::parse(body.msg)?,
+        client_id: ClientId::parse(body.client_id)?,
+        reply_to: body.reply_to,
+    };
     let id = ConversationId::parse(&id)?;
-    let sent = messages::send(&ctx, &user, &id, msg, client_id).await?;
+    let sent = messages::send(&ctx, &user, &id, outgoing).await?;
     Ok(sent_response(sent))
 }
 
@@ -134,7 +162,12 @@ pub async fn chat(
         Some(raw) => ClientId::parse(raw)?,
         None => ClientId::generate(),
     };
-    let sent = messages::send(&ctx, &user, &ConversationId::lobby(), msg, client_id).await?;
+    let outgoing = Outgoing {
+        msg,
+        client_id,
+        reply_to: None,
+    };
+    let sent = messages::send(&ctx, &user, &ConversationId::lobby(), outgoing).await?;
     Ok(sent_response(sent))
 }
 
@@ -157,6 +190,11 @@ pub async fn read(
     let id = ConversationId::parse(&id)?;
     conversations::mark_read(&ctx, &user, &id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 400 `invalid_body`, as the JSON extractor answers for a missing field.
+fn missing(what: &str) -> AppError {
+    AppError::bad_request("invalid_body", format!("invalid body: {what}"))
 }
 
 fn sent_response(sent: Sent) -> (StatusCode, Json<MessageAnswer>) {

@@ -10,6 +10,8 @@ pub mod blocks;
 pub mod conversations;
 pub mod drain;
 pub mod extract;
+pub mod groups;
+pub mod lifecycle;
 pub mod me;
 pub mod openapi;
 pub mod timeout;
@@ -58,8 +60,12 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                 .routes(routes!(users::get))
                 .routes(routes!(avatars::get))
                 .routes(routes!(conversations::list, conversations::open))
-                .routes(routes!(conversations::get))
+                .routes(routes!(conversations::get, groups::rename))
+                .routes(routes!(groups::members, groups::add))
+                .routes(routes!(groups::remove))
                 .routes(routes!(conversations::history, conversations::send))
+                .routes(routes!(lifecycle::edit, lifecycle::delete))
+                .routes(routes!(lifecycle::react, lifecycle::unreact))
                 .routes(routes!(conversations::read))
                 .routes(routes!(conversations::chat))
                 .routes(routes!(openapi_json)),

@@ -13,14 +13,17 @@ use tokio::sync::Semaphore;
 
 use super::watch;
 use crate::contract::events::{
-    ClientRequest, MarkRead, OkAck, PresenceSubscribe, PresenceUnsubscribe, ReadAck, SendAck,
-    SendMessage, StartTyping,
+    ClientRequest, DeleteMessage, EditMessage, MarkRead, MessageAck, OkAck, PresenceSubscribe,
+    PresenceUnsubscribe, ReactionRequest, ReadAck, RemoveReaction, SendAck, SendMessage,
+    StartTyping,
 };
-use crate::domain::{ClientId, ConversationId, MessageText, Seq};
+use crate::domain::{ClientId, ConversationId, Emoji, MessageText, Seq};
 use crate::error::{AppError, AppResult};
+use crate::services::messages::Outgoing;
 use crate::services::sessions::{self, AuthUser};
 use crate::services::{conversations, messages};
 use crate::state::Ctx;
+use crate::store::changes::Edit;
 use crate::store::writer::Sent;
 
 /// Requests of one socket being answered at once; one more gets `busy` at once.
@@ -37,12 +40,36 @@ pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUse
     };
 
     scope.on(socket, |ctx, user, p: SendMessage| async move {
-        let msg = MessageText::parse(p.msg)?;
-        let client_id = ClientId::parse(p.client_id)?;
+        let outgoing = Outgoing {
+            msg: MessageText::parse(p.msg)?,
+            client_id: ClientId::parse(p.client_id)?,
+            reply_to: p.reply_to,
+        };
         let conversation_id = ConversationId::parse(&p.conversation_id)?;
-        let sent = messages::send(&ctx, &user, &conversation_id, msg, client_id).await?;
+        let sent = messages::send(&ctx, &user, &conversation_id, outgoing).await?;
         let (Sent::New(message) | Sent::Existing(message)) = sent;
         Ok(SendAck { ok: true, message })
+    });
+
+    scope.on(socket, |ctx, user, p: EditMessage| async move {
+        let text = MessageText::parse(p.msg)?;
+        change(&ctx, &user, &p.conversation_id, p.seq, Edit::Text(text)).await
+    });
+
+    scope.on(socket, |ctx, user, p: DeleteMessage| async move {
+        change(&ctx, &user, &p.conversation_id, p.seq, Edit::Delete).await
+    });
+
+    scope.on(socket, |ctx, user, p: ReactionRequest| async move {
+        let emoji = Emoji::parse(&p.emoji)?;
+        let edit = Edit::React { emoji, add: true };
+        change(&ctx, &user, &p.conversation_id, p.seq, edit).await
+    });
+
+    scope.on(socket, |ctx, user, RemoveReaction(p)| async move {
+        let emoji = Emoji::parse(&p.emoji)?;
+        let edit = Edit::React { emoji, add: false };
+        change(&ctx, &user, &p.conversation_id, p.seq, edit).await
     });
 
     scope.on(socket, |ctx, user, p: StartTyping| async move {
@@ -67,6 +94,20 @@ pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUse
         watch::unsubscribe(&socket, &p.user_ids)?;
         Ok(OkAck { ok: true })
     });
+}
+
+/// An edit, delete or reaction from a socket: the same service as over HTTP.
+async fn change(
+    ctx: &Ctx,
+    user: &AuthUser,
+    conversation_id: &str,
+    seq: i64,
+    edit: Edit,
+) -> AppResult<MessageAck> {
+    let conversation_id = ConversationId::parse(conversation_id)?;
+    let seq = Seq::parse(seq, "seq")?;
+    let message = messages::change(ctx, user, &conversation_id, seq, edit).await?;
+    Ok(MessageAck { ok: true, message })
 }
 
 /// What every handler of one socket shares: the app, the caller, and the

@@ -16,11 +16,12 @@ use socketioxide::socket::Sid;
 use tokio::sync::mpsc;
 
 use super::Io;
+use crate::contract::Message;
 use crate::contract::events::{PresenceEvent, ReadEvent, ServerEvent, TypingEvent};
 use crate::contract::{Conversation, User};
 use crate::domain::{ConversationId, Millis, UserId};
 use crate::store::conversations::Members;
-use crate::store::writer::Committed;
+use crate::store::writer::{Announcement, Committed};
 
 #[derive(Clone)]
 pub struct Notifier {
@@ -29,6 +30,12 @@ pub struct Notifier {
 
 pub fn user_room(user_id: &UserId) -> String {
     format!("user:{user_id}")
+}
+
+fn rooms_of<'a>(ids: impl Iterator<Item = &'a UserId>, except: &[UserId]) -> Vec<String> {
+    ids.filter(|id| !except.contains(id))
+        .map(user_room)
+        .collect()
 }
 
 pub fn session_room(token_hash: &str) -> String {
@@ -89,20 +96,34 @@ impl Notifier {
         self.redis_ready() != Some(false)
     }
 
-    /// Delivers committed messages in the order the writer committed them.
+    /// Delivers committed changes in the order the writer committed them:
+    /// `message` for new messages, `message:update` for changed ones.
     pub fn spawn_message_fanout(&self, mut committed: mpsc::UnboundedReceiver<Committed>) {
         let notifier = self.clone();
         tokio::spawn(async move {
             while let Some(c) = committed.recv().await {
-                let audience = Audience::Members {
-                    members: &c.members,
-                    except: &[],
-                };
-                notifier
-                    .emit(audience, ServerEvent::Message(c.message))
-                    .await;
+                for news in c.news {
+                    let event = match news {
+                        Announcement::New(message) => ServerEvent::Message(message),
+                        Announcement::Updated(message) => ServerEvent::MessageUpdate(message),
+                    };
+                    let audience = Audience::Members {
+                        members: &c.members,
+                        except: &[],
+                    };
+                    notifier.emit(audience, event).await;
+                }
             }
         });
+    }
+
+    /// A message stored outside the writer (a new group's first).
+    pub async fn new_message(&self, members: &Members, message: Message) {
+        let audience = Audience::Members {
+            members,
+            except: &[],
+        };
+        self.emit(audience, ServerEvent::Message(message)).await;
     }
 
     pub async fn conversation(&self, user_id: &UserId, conversation: &Conversation) {
@@ -240,11 +261,21 @@ impl Notifier {
                 members: Members::Pair(a, b),
                 except,
             } => {
-                let rooms: Vec<String> = [a, b]
-                    .into_iter()
-                    .filter(|id| !except.contains(id))
-                    .map(user_room)
-                    .collect();
+                let rooms = rooms_of([a, b].into_iter(), except);
+                // `to` with no room at all would address every socket.
+                if rooms.is_empty() {
+                    return;
+                }
+                with_io!(self, io => io.to(rooms).emit(name, &data).await)
+            }
+            // A group's members as read in the transaction of the change: a
+            // removed member's rooms are simply not addressed from then on, on
+            // every node, whatever sockets they hold.
+            Audience::Members {
+                members: Members::Group(ids),
+                except,
+            } => {
+                let rooms = rooms_of(ids.iter(), except);
                 if rooms.is_empty() {
                     return;
                 }

@@ -1,5 +1,5 @@
 //! Conversations: starting a direct chat, the list, one conversation, who may
-//! use one, read marks and typing. Non-members get the same 404 as for a
+//! use one, read marks and typing (groups: [`super::groups`]). Non-members get the same 404 as for a
 //! conversation that does not exist.
 
 use super::sessions::AuthUser;
@@ -52,10 +52,11 @@ pub async fn open_direct(
 
 pub async fn list(ctx: &Ctx, user_id: &UserId) -> AppResult<Vec<Conversation>> {
     let rows = ctx.store.conversations_of(user_id).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| to_conversation(ctx, row))
-        .collect())
+    let mut list = Vec::with_capacity(rows.len());
+    for row in rows {
+        list.push(to_conversation(ctx, row).await?);
+    }
+    Ok(list)
 }
 
 pub async fn get(
@@ -68,7 +69,22 @@ pub async fn get(
         .conversation_for(user_id, conversation_id)
         .await?
         .ok_or(AppError::NotFound("conversation"))?;
-    Ok(to_conversation(ctx, row))
+    to_conversation(ctx, row).await
+}
+
+/// The conversation as `user_id` sees it, also when they just left it: what a
+/// `conversation` event carries to each member and each added or removed user.
+pub async fn view(
+    ctx: &Ctx,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+) -> AppResult<Conversation> {
+    let row = ctx
+        .store
+        .conversation_view(user_id, conversation_id, true)
+        .await?
+        .ok_or(AppError::NotFound("conversation"))?;
+    to_conversation(ctx, row).await
 }
 
 /// The conversation's members, if `user_id` is one of them: the one check
@@ -124,15 +140,20 @@ pub async fn typing(
     Ok(())
 }
 
-fn to_conversation(ctx: &Ctx, row: ConversationRow) -> Conversation {
-    let kind = if row.kind == "direct" {
-        ConversationKind::Direct
-    } else {
-        ConversationKind::Lobby
+async fn to_conversation(ctx: &Ctx, row: ConversationRow) -> AppResult<Conversation> {
+    let kind = match row.kind.as_str() {
+        "direct" => ConversationKind::Direct,
+        "group" => ConversationKind::Group,
+        _ => ConversationKind::Lobby,
     };
-    Conversation {
+    let last_message = if row.last_seq > 0 {
+        ctx.store.message(&row.id, row.last_seq).await?
+    } else {
+        None
+    };
+    Ok(Conversation {
         peer: row.peer().map(|peer| public_user(ctx, peer)),
-        last_message: row.last_message(),
+        last_message,
         unread_count: (row.last_seq - row.my_read).max(0),
         last_read_seq: row.my_read,
         peer_last_read_seq: if kind == ConversationKind::Direct {
@@ -141,8 +162,12 @@ fn to_conversation(ctx: &Ctx, row: ConversationRow) -> Conversation {
             0
         },
         kind,
+        title: row.title,
+        owner_id: row.owner_id,
+        member_count: row.member_count,
+        rev: row.last_rev,
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
         id: row.id,
-    }
+    })
 }

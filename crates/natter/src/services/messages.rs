@@ -1,32 +1,54 @@
-//! Sending and reading messages. `send` is the one path for
+//! Sending, changing and reading messages. `send` is the one path for
 //! `POST /api/conversations/{id}/messages`, `POST /api/chat` and the socket
-//! event `message:send`: authorise, store durably (the writer also hands the
-//! message to the notifier, in seq order), answer. Every send first takes a
-//! token from the sender's bucket ([`super::send_limit`]); a direct chat
-//! between a blocked pair takes no sends ([`super::blocks`]).
+//! event `message:send`; `change` the one for edits, deletes and reactions over
+//! HTTP and Socket.IO: authorise, store durably through the writer (which also
+//! hands the change to the notifier, in commit order), answer. Every send, edit
+//! and reaction first takes a token from the sender's bucket
+//! ([`super::send_limit`]). A direct chat between a blocked pair takes no
+//! sends ([`super::blocks`]).
 
 use super::blocks;
 use super::conversations::membership;
 use super::sessions::AuthUser;
+use crate::contract::Message;
 use crate::contract::bodies::HistoryPage;
 use crate::domain::{ClientId, ConversationId, MessageText, PageLimit, Seq};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::state::Ctx;
+use crate::store::changes::Edit;
 use crate::store::conversations::Members;
 use crate::store::messages::PageQuery;
-use crate::store::writer::{SendRequest, Sent};
+use crate::store::writer::{Applied, Change, SendRequest, Sent};
+
+/// A new message: its text, the client's idempotency key, and optionally the
+/// seq of the message it replies to.
+pub struct Outgoing {
+    pub msg: MessageText,
+    pub client_id: ClientId,
+    pub reply_to: Option<i64>,
+}
 
 pub async fn send(
     ctx: &Ctx,
     sender: &AuthUser,
     conversation_id: &ConversationId,
-    msg: MessageText,
-    client_id: ClientId,
+    outgoing: Outgoing,
 ) -> AppResult<Sent> {
     ctx.send_limit.check(&sender.id)?;
     let members = membership(ctx, &sender.id, conversation_id).await?;
     if let Members::Pair(a, b) = &members {
         blocks::ensure_not_blocked(ctx, a, b).await?;
+    }
+    if let Some(seq) = outgoing.reply_to {
+        // Seqs never go away (a deleted message keeps its place), so a seq
+        // that exists now still does when the send commits.
+        let last = ctx.store.last_seq(conversation_id).await?;
+        if !(1..=last).contains(&seq) {
+            return Err(AppError::invalid(
+                "invalid_reply",
+                "replyTo must be the seq of a message in this conversation",
+            ));
+        }
     }
     Ok(ctx
         .writer
@@ -34,11 +56,46 @@ pub async fn send(
             conversation_id: conversation_id.clone(),
             members,
             sender_id: sender.id.clone(),
-            sender_username: sender.username.clone(),
-            msg,
-            client_id,
+            msg: outgoing.msg,
+            client_id: outgoing.client_id,
+            reply_to: outgoing.reply_to,
         })
-        .await?)
+        .await??)
+}
+
+/// Edits, deletes or reacts to message `seq`; answers the message as it is now.
+pub async fn change(
+    ctx: &Ctx,
+    user: &AuthUser,
+    conversation_id: &ConversationId,
+    seq: Seq,
+    edit: Edit,
+) -> AppResult<Message> {
+    if !matches!(edit, Edit::Delete) {
+        ctx.send_limit.check(&user.id)?;
+    }
+    let members = membership(ctx, &user.id, conversation_id).await?;
+    // Taking a message back is always allowed; editing or reacting writes
+    // into the chat like a send does.
+    if let (Members::Pair(a, b), false) = (&members, matches!(edit, Edit::Delete)) {
+        blocks::ensure_not_blocked(ctx, a, b).await?;
+    }
+    let applied = ctx
+        .writer
+        .apply(Change::Edit {
+            conversation_id: conversation_id.clone(),
+            members,
+            seq: seq.get(),
+            user_id: user.id.clone(),
+            edit,
+        })
+        .await??;
+    match applied {
+        Applied::Updated { message, .. } | Applied::Unchanged(message) => Ok(message),
+        other => Err(AppError::Internal(anyhow::anyhow!(
+            "an edit answered {other:?}"
+        ))),
+    }
 }
 
 pub async fn history(
@@ -52,15 +109,26 @@ pub async fn history(
     Ok(HistoryPage { messages, has_more })
 }
 
-/// A history query from the wire's optional cursors and limit.
+/// A history query from the wire's optional cursors and limit. `sinceRev`
+/// reads changes and goes with no seq cursor.
 pub fn page_query(
     before: Option<i64>,
     after: Option<i64>,
+    since_rev: Option<i64>,
     limit: Option<i64>,
 ) -> AppResult<PageQuery> {
+    if since_rev.is_some() && (before.is_some() || after.is_some()) {
+        return Err(AppError::invalid(
+            "invalid_cursor",
+            "sinceRev cannot be combined with before or after",
+        ));
+    }
     Ok(PageQuery {
         before: before.map(|s| Seq::parse(s, "before")).transpose()?,
         after: after.map(|s| Seq::parse(s, "after")).transpose()?,
+        since_rev: since_rev
+            .map(|r| Seq::parse(r, "sinceRev").map(Seq::get))
+            .transpose()?,
         limit: PageLimit::parse(limit)?,
     })
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod blocks;
 pub mod conversations;
 pub mod directory;
+pub mod groups;
 pub mod images;
 pub mod login_throttle;
 pub mod messages;

@@ -1,15 +1,14 @@
-//! Conversations: the lobby and one direct conversation per pair of users, with
-//! each member's read mark.
+//! Conversations: the lobby, one direct conversation per pair of users, and
+//! groups ([`super::groups`]), with each member's read mark.
 
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 use sqlx::FromRow;
 
 use super::users::UserRow;
 use super::{Store, StoreResult};
-use crate::contract::Message;
-use crate::domain::{ConversationId, MessageId, Millis, Seq, UserId};
+use crate::domain::{ConversationId, Millis, Seq, UserId};
 
 /// Who may read and write a conversation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,24 +16,35 @@ pub enum Members {
     /// Every user.
     Everyone,
     Pair(UserId, UserId),
+    /// A group's members at the time they were read, longest-standing first.
+    Group(Arc<Vec<UserId>>),
 }
 
 impl Members {
+    pub fn group(ids: Vec<UserId>) -> Self {
+        Self::Group(Arc::new(ids))
+    }
+
     pub fn includes(&self, user_id: &UserId) -> bool {
         match self {
             Self::Everyone => true,
             Self::Pair(a, b) => a == user_id || b == user_id,
+            Self::Group(ids) => ids.contains(user_id),
         }
     }
 }
 
-/// A conversation as one member sees it: their read mark, the peer's, the peer
-/// and the last message, fetched in one query.
+/// A conversation as one member sees it: their read mark, the peer's and the
+/// peer, fetched in one query (the last message is read with `Store::message`).
 #[derive(Debug, FromRow)]
 pub struct ConversationRow {
     pub id: ConversationId,
     pub kind: String,
+    pub title: Option<String>,
+    pub owner_id: Option<UserId>,
+    pub member_count: i64,
     pub last_seq: i64,
+    pub last_rev: i64,
     pub created_at: i64,
     pub last_activity_at: i64,
     pub my_read: i64,
@@ -45,12 +55,6 @@ pub struct ConversationRow {
     pub p_status_message: Option<String>,
     pub p_avatar_id: Option<String>,
     pub p_last_seen_at: Option<i64>,
-    pub m_id: Option<MessageId>,
-    pub m_sender_id: Option<UserId>,
-    pub m_user: Option<String>,
-    pub m_msg: Option<String>,
-    pub m_client_id: Option<String>,
-    pub m_created_at: Option<i64>,
 }
 
 impl ConversationRow {
@@ -64,48 +68,39 @@ impl ConversationRow {
             last_seen_at: self.p_last_seen_at,
         })
     }
-
-    pub fn last_message(&self) -> Option<Message> {
-        Some(Message {
-            id: self.m_id.clone()?,
-            conversation_id: self.id.clone(),
-            seq: self.last_seq,
-            sender_id: self.m_sender_id.clone()?,
-            user: self.m_user.clone()?,
-            msg: self.m_msg.clone()?,
-            client_id: self.m_client_id.clone()?,
-            created_at: self.m_created_at?,
-        })
-    }
 }
 
-/// `$1` is the viewer; `$2` narrows to one conversation id, or '' for all.
+/// `$1` is the viewer; `$2` narrows to one conversation id, or '' for all;
+/// `$3` = 1 drops the membership condition (a removed member's last view).
 const CONVERSATION_QUERY: &str = "\
-SELECT c.id, c.kind, c.last_seq, c.created_at, c.last_activity_at,
+SELECT c.id, c.kind, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, c.last_activity_at,
+       CASE c.kind WHEN 'lobby' THEN (SELECT COUNT(*) FROM users)
+                   WHEN 'direct' THEN 2
+                   ELSE (SELECT COUNT(*) FROM conversation_members x WHERE x.conversation_id = c.id)
+       END AS member_count,
        COALESCE(mine.last_read_seq, 0) AS my_read,
        COALESCE(theirs.last_read_seq, 0) AS peer_read,
        p.id AS p_id, p.username AS p_username, p.display_name AS p_display_name,
        p.status_message AS p_status_message, p.avatar_id AS p_avatar_id,
-       p.last_seen_at AS p_last_seen_at,
-       m.id AS m_id, m.sender_id AS m_sender_id, mu.username AS m_user, m.msg AS m_msg,
-       m.client_id AS m_client_id, m.created_at AS m_created_at
+       p.last_seen_at AS p_last_seen_at
 FROM conversations c
 LEFT JOIN read_marks mine ON mine.conversation_id = c.id AND mine.user_id = $1
 LEFT JOIN users p ON p.id = (CASE WHEN c.user_a = $1 THEN c.user_b ELSE c.user_a END)
 LEFT JOIN read_marks theirs ON theirs.conversation_id = c.id AND theirs.user_id = p.id
-LEFT JOIN messages m ON m.conversation_id = c.id AND m.seq = c.last_seq
-LEFT JOIN users mu ON mu.id = m.sender_id
-WHERE (c.kind = 'lobby' OR c.user_a = $1 OR c.user_b = $1) AND ($2 = '' OR c.id = $2)
+WHERE ($3 = 1 OR c.kind = 'lobby' OR c.user_a = $1 OR c.user_b = $1
+       OR (c.kind = 'group' AND EXISTS (SELECT 1 FROM conversation_members cm
+                                         WHERE cm.conversation_id = c.id AND cm.user_id = $1)))
+  AND ($2 = '' OR c.id = $2)
 ORDER BY c.last_activity_at DESC, c.id";
 
 const DIRECT_BETWEEN: &str = "SELECT id FROM conversations WHERE user_a = $1 AND user_b = $2";
 
-/// The other member of each of `$1`'s direct conversations. Group members join
-/// here when groups arrive: a contact is anyone sharing a non-lobby conversation.
+/// Everyone sharing a direct or group conversation with `$1` (the lobby has no
+/// member rows, so it does not count).
 const CONTACTS: &str = "\
-SELECT user_b FROM conversations WHERE user_a = $1 AND kind = 'direct'
-UNION
-SELECT user_a FROM conversations WHERE user_b = $1 AND kind = 'direct'";
+SELECT DISTINCT other.user_id FROM conversation_members mine
+JOIN conversation_members other ON other.conversation_id = mine.conversation_id
+WHERE mine.user_id = $1 AND other.user_id <> $1";
 
 impl Store {
     /// Who shares a conversation other than the lobby with `user_id`: the users
@@ -131,6 +126,7 @@ impl Store {
         } else {
             (user_y, user_x)
         };
+        let mut tx = self.writer().begin().await?;
         let inserted: Option<ConversationId> = sqlx::query_scalar(
             "INSERT INTO conversations (id, kind, user_a, user_b, last_seq, last_activity_at, created_at) \
              VALUES ($1, 'direct', $2, $3, 0, $4, $4) ON CONFLICT (user_a, user_b) DO NOTHING RETURNING id",
@@ -139,11 +135,26 @@ impl Store {
         .bind(a)
         .bind(b)
         .bind(now)
-        .fetch_optional(self.writer())
+        .fetch_optional(&mut *tx)
         .await?;
         if let Some(id) = inserted {
+            // Direct members are listed too: "who shares a conversation with X"
+            // is then one query over every kind.
+            for user in [a, b] {
+                sqlx::query(
+                    "INSERT INTO conversation_members (conversation_id, user_id, joined_at) \
+                     VALUES ($1, $2, $3)",
+                )
+                .bind(&id)
+                .bind(user)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
             return Ok((id, true));
         }
+        tx.rollback().await?;
         let id = sqlx::query_scalar(DIRECT_BETWEEN)
             .bind(a)
             .bind(b)
@@ -175,6 +186,7 @@ impl Store {
         Ok(sqlx::query_as(CONVERSATION_QUERY)
             .bind(user_id)
             .bind("")
+            .bind(0_i64)
             .fetch_all(self.reader())
             .await?)
     }
@@ -186,15 +198,29 @@ impl Store {
         user_id: &UserId,
         conversation_id: &ConversationId,
     ) -> StoreResult<Option<ConversationRow>> {
+        self.conversation_view(user_id, conversation_id, false)
+            .await
+    }
+
+    /// One conversation as `user_id` sees it; with `even_if_not_member`, also
+    /// when they are not (or no longer) a member.
+    pub async fn conversation_view(
+        &self,
+        user_id: &UserId,
+        conversation_id: &ConversationId,
+        even_if_not_member: bool,
+    ) -> StoreResult<Option<ConversationRow>> {
         Ok(sqlx::query_as(CONVERSATION_QUERY)
             .bind(user_id)
             .bind(conversation_id)
+            .bind(i64::from(even_if_not_member))
             .fetch_optional(self.reader())
             .await?)
     }
 
-    /// Who belongs to a conversation; `None` when it does not exist. Membership
-    /// never changes once a conversation exists, so answers are memoised.
+    /// Who belongs to a conversation; `None` when it does not exist. The lobby's
+    /// and a direct conversation's members never change, so those answers are
+    /// memoised; a group's are read each time (another node may have changed them).
     pub async fn members(&self, conversation_id: &ConversationId) -> StoreResult<Option<Members>> {
         if let Some(members) = self.members_cache.get(conversation_id) {
             return Ok(Some(members));
@@ -204,11 +230,22 @@ impl Store {
                 .bind(conversation_id)
                 .fetch_optional(self.reader())
                 .await?;
-        let members = row.map(|(kind, a, b)| members_of(&kind, a, b));
-        if let Some(members) = &members {
-            self.members_cache.insert(conversation_id, members.clone());
-        }
-        Ok(members)
+        let members = match row {
+            None => return Ok(None),
+            Some((kind, _, _)) if kind == "group" => {
+                let ids = sqlx::query_scalar(
+                    "SELECT user_id FROM conversation_members WHERE conversation_id = $1 \
+                     ORDER BY joined_rev, joined_at, user_id",
+                )
+                .bind(conversation_id)
+                .fetch_all(self.reader())
+                .await?;
+                return Ok(Some(Members::group(ids)));
+            }
+            Some((kind, a, b)) => members_of(&kind, a, b),
+        };
+        self.members_cache.insert(conversation_id, members.clone());
+        Ok(Some(members))
     }
 
     /// The seq of the conversation's newest message (0 when it has none).

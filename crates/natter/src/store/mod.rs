@@ -9,13 +9,13 @@
 //! SQLite gets one write connection (SQLite has a single writer anyway, and one
 //! connection avoids `SQLITE_BUSY` storms) and a small pool of readers, which WAL
 //! lets run beside the writer. Message inserts go through [`writer`], which commits
-//! them in batches. History pages, the hottest read, have their own readers on
-//! sqlx's native SQLite driver (see [`HistoryReader`]): the same SQL, without
-//! `Any`'s conversion of every value.
+//! them in batches.
 
 pub mod avatars;
 pub mod blocks;
+pub mod changes;
 pub mod conversations;
+pub mod groups;
 pub mod messages;
 pub mod users;
 pub mod writer;
@@ -25,7 +25,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
 use sqlx::{AnyPool, Executor};
 
 use self::conversations::MembersCache;
@@ -37,19 +36,10 @@ pub enum Backend {
     Postgres,
 }
 
-/// Where history pages are read: on SQLite a native pool, on PostgreSQL the
-/// shared `Any` pool.
-#[derive(Clone)]
-pub(crate) enum HistoryReader {
-    Sqlite(SqlitePool),
-    Any,
-}
-
 #[derive(Clone)]
 pub struct Store {
     read: AnyPool,
     write: AnyPool,
-    history: HistoryReader,
     pub backend: Backend,
     members_cache: Arc<MembersCache>,
 }
@@ -72,24 +62,14 @@ impl Store {
                 .run(&write)
                 .await
                 .context("applying SQLite migrations")?;
+            // A migration may edit the schema's text (0004 widens a CHECK);
+            // a fresh connection parses it anew.
+            write.close().await;
+            let write = sqlite_pool(&url, 1, synchronous).await?;
             let read = sqlite_pool(&url, 4, synchronous).await?;
-            let history = SqlitePoolOptions::new()
-                .max_connections(4)
-                .min_connections(4)
-                .acquire_timeout(Duration::from_secs(10))
-                .after_connect(move |conn, _| {
-                    Box::pin(async move {
-                        conn.execute(sqlite_pragmas(synchronous).as_str()).await?;
-                        Ok(())
-                    })
-                })
-                .connect(&url)
-                .await
-                .with_context(|| format!("opening SQLite database {url} for history"))?;
             Ok(Self {
                 read,
                 write,
-                history: HistoryReader::Sqlite(history),
                 backend: Backend::Sqlite,
                 members_cache: Default::default(),
             })
@@ -107,7 +87,6 @@ impl Store {
             Ok(Self {
                 read: pool.clone(),
                 write: pool,
-                history: HistoryReader::Any,
                 backend: Backend::Postgres,
                 members_cache: Default::default(),
             })
@@ -129,14 +108,7 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
-    pub(crate) fn history(&self) -> &HistoryReader {
-        &self.history
-    }
-
     pub async fn close(&self) {
-        if let HistoryReader::Sqlite(pool) = &self.history {
-            pool.close().await;
-        }
         self.read.close().await;
         self.write.close().await;
     }

@@ -1,10 +1,14 @@
-//! The message writer: group commit for sends.
+//! The message writer: group commit for every change to a conversation.
 //!
 //! A send is acknowledged only after its transaction is durable, and with
 //! `synchronous=FULL` every commit costs an fsync. Committing each send alone caps
 //! throughput at the disk's fsync rate, so sends queue to a writer task that takes
 //! everything waiting (up to `MAX_BATCH`), applies it in one transaction and answers
 //! every sender after the single commit.
+//!
+//! Edits, deletes, reactions and group changes take the same path as sends, so
+//! that `seq` and `rev` are assigned in the transaction of the change and every
+//! change is announced in commit order ([`super::changes`], [`super::groups`]).
 //!
 //! Each conversation always goes to the same lane (by hash of its id), and a lane
 //! hands committed messages to the notifier in commit order, so members see every
@@ -13,13 +17,13 @@
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::sync::LazyLock;
 
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::changes::{self, Edit};
 use super::conversations::{Members, UPSERT_READ_MARK};
-use super::messages::MESSAGE_COLUMNS;
+use super::groups::{self, GroupChange};
 use super::{Backend, Store, StoreError, StoreResult};
 use crate::contract::Message;
 use crate::domain::{ClientId, ConversationId, MessageId, MessageText, UserId, now_ms};
@@ -28,15 +32,43 @@ const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 4096;
 
 /// An authorised send, ready to store: the service has checked that the sender
-/// is one of `members`.
+/// is one of `members` (a group's are checked again under the counter's lock)
+/// and that `reply_to` is a seq of this conversation.
 #[derive(Debug, Clone)]
 pub struct SendRequest {
     pub conversation_id: ConversationId,
     pub members: Members,
     pub sender_id: UserId,
-    pub sender_username: String,
     pub msg: MessageText,
     pub client_id: ClientId,
+    pub reply_to: Option<i64>,
+}
+
+/// A change to one conversation.
+#[derive(Debug, Clone)]
+pub enum Change {
+    Send(SendRequest),
+    /// An edit, delete or reaction of `user_id` on message `seq`.
+    Edit {
+        conversation_id: ConversationId,
+        members: Members,
+        seq: i64,
+        user_id: UserId,
+        edit: Edit,
+    },
+    Group(GroupChange),
+}
+
+impl Change {
+    fn conversation_id(&self) -> &ConversationId {
+        match self {
+            Self::Send(send) => &send.conversation_id,
+            Self::Edit {
+                conversation_id, ..
+            } => conversation_id,
+            Self::Group(change) => change.conversation_id(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -47,19 +79,62 @@ pub enum Sent {
     Existing(Message),
 }
 
-/// A newly stored message and who must hear of it.
+/// What a change did.
+#[derive(Debug, Clone)]
+pub enum Applied {
+    Sent(Sent),
+    /// The changed message, and the replies whose quote changed with it.
+    Updated {
+        message: Message,
+        replies: Vec<Message>,
+    },
+    /// Nothing to do (a reaction already there or already gone): the message.
+    Unchanged(Message),
+    /// A group change: its system message (none when nothing changed) and who
+    /// joined or left.
+    Group {
+        message: Option<Message>,
+        joined: Vec<UserId>,
+        left: Vec<UserId>,
+    },
+}
+
+/// Why a change was not applied; the services turn these into errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    NotFound(&'static str),
+    NotSender,
+    NotOwner,
+    /// A deleted or system message cannot be edited or reacted to.
+    NotEditable,
+    NotAGroup,
+    TooManyReactions,
+    TooManyMembers,
+}
+
+pub type ChangeResult = StoreResult<Result<Applied, Refusal>>;
+
+/// A stored change and who must hear of it.
 #[derive(Debug, Clone)]
 pub struct Committed {
-    pub message: Message,
+    pub news: Vec<Announcement>,
     pub members: Members,
 }
 
+#[derive(Debug, Clone)]
+pub enum Announcement {
+    /// A new message (`message` event).
+    New(Message),
+    /// A changed message (`message:update` event).
+    Updated(Message),
+}
+
 struct Job {
-    request: SendRequest,
+    change: Change,
     /// Chosen once, so that a retry can tell its own earlier commit (whose
     /// answer was lost) from a message stored by an earlier request.
     id: MessageId,
-    reply: oneshot::Sender<StoreResult<Sent>>,
+    reply: oneshot::Sender<ChangeResult>,
 }
 
 #[derive(Clone)]
@@ -68,7 +143,7 @@ pub struct MessageWriter {
 }
 
 impl MessageWriter {
-    /// Starts the writer lanes; committed messages go to `committed`, in order.
+    /// Starts the writer lanes; committed changes go to `committed`, in order.
     pub fn spawn(store: Store, committed: mpsc::UnboundedSender<Committed>) -> Self {
         let lanes = match store.backend {
             Backend::Sqlite => 1,
@@ -85,13 +160,22 @@ impl MessageWriter {
     }
 
     /// Stores the message durably (or finds the earlier one with its clientId).
-    pub async fn send(&self, request: SendRequest) -> StoreResult<Sent> {
+    pub async fn send(&self, request: SendRequest) -> StoreResult<Result<Sent, Refusal>> {
+        Ok(match self.apply(Change::Send(request)).await? {
+            Ok(Applied::Sent(sent)) => Ok(sent),
+            Ok(_) => unreachable!("a send is answered with Sent"),
+            Err(refusal) => Err(refusal),
+        })
+    }
+
+    /// Applies the change durably, in its conversation's lane.
+    pub async fn apply(&self, change: Change) -> ChangeResult {
         let mut hasher = DefaultHasher::new();
-        request.conversation_id.hash(&mut hasher);
+        change.conversation_id().hash(&mut hasher);
         let lane = &self.lanes[hasher.finish() as usize % self.lanes.len()];
         let (reply, answer) = oneshot::channel();
         let id = MessageId::generate();
-        lane.send(Job { request, id, reply })
+        lane.send(Job { change, id, reply })
             .await
             .map_err(|_| writer_stopped())?;
         answer.await.map_err(|_| writer_stopped())?
@@ -101,6 +185,9 @@ impl MessageWriter {
 fn writer_stopped() -> StoreError {
     StoreError::Unavailable(sqlx::Error::PoolClosed)
 }
+
+/// One job's result inside the transaction, with the members to announce to.
+type Outcome = Result<(Applied, Members), Refusal>;
 
 async fn run_lane(
     store: Store,
@@ -114,12 +201,12 @@ async fn run_lane(
         let committed_batch = commit(&store, &batch).await;
         metrics::histogram!(crate::telemetry::COMMIT_SECONDS)
             .record(started.elapsed().as_secs_f64());
-        let outcomes: Vec<StoreResult<Sent>> = match committed_batch {
-            Ok(sent) => sent.into_iter().map(Ok).collect(),
-            // One bad send must not sink the others: retry each on its own.
+        let outcomes: Vec<StoreResult<Outcome>> = match committed_batch {
+            Ok(done) => done.into_iter().map(Ok).collect(),
+            // One bad change must not sink the others: retry each on its own.
             Err(batch_error) => {
                 tracing::warn!(
-                    "batch of {} sends failed, retrying singly: {batch_error}",
+                    "batch of {} changes failed, retrying singly: {batch_error}",
                     batch.len()
                 );
                 let mut outcomes = Vec::with_capacity(batch.len());
@@ -133,32 +220,55 @@ async fn run_lane(
             }
         };
         for (job, outcome) in batch.drain(..).zip(outcomes) {
-            if let Ok(Sent::New(message)) = &outcome {
-                metrics::counter!(crate::telemetry::MESSAGES_STORED).increment(1);
-                let _ = committed.send(Committed {
-                    message: message.clone(),
-                    members: job.request.members.clone(),
-                });
-            }
-            let _ = job.reply.send(outcome);
+            let answer = outcome.map(|done| {
+                done.map(|(applied, members)| {
+                    announce(&committed, &applied, members);
+                    applied
+                })
+            });
+            let _ = job.reply.send(answer);
         }
     }
 }
 
+fn announce(committed: &mpsc::UnboundedSender<Committed>, applied: &Applied, members: Members) {
+    let news = match applied {
+        Applied::Sent(Sent::New(message)) => {
+            metrics::counter!(crate::telemetry::MESSAGES_STORED).increment(1);
+            vec![Announcement::New(message.clone())]
+        }
+        Applied::Updated { message, replies } => std::iter::once(message)
+            .chain(replies)
+            .cloned()
+            .map(Announcement::Updated)
+            .collect(),
+        Applied::Group {
+            message: Some(message),
+            ..
+        } => vec![Announcement::New(message.clone())],
+        Applied::Sent(Sent::Existing(_)) | Applied::Unchanged(_) | Applied::Group { .. } => {
+            return;
+        }
+    };
+    let _ = committed.send(Committed { news, members });
+}
+
 /// A batch whose COMMIT reached the database but whose answer was lost is
-/// retried job by job; each then finds its own message already stored. That
-/// message was never announced, so it counts as new (and gets its live event),
-/// which its id, chosen before the first attempt, proves.
-fn own_earlier_commit(job: &Job, sent: Sent) -> Sent {
-    match sent {
-        Sent::Existing(message) if message.id == job.id => Sent::New(message),
+/// retried job by job; each send then finds its own message already stored.
+/// That message was never announced, so it counts as new (and gets its live
+/// event), which its id, chosen before the first attempt, proves.
+fn own_earlier_commit(job: &Job, outcome: Outcome) -> Outcome {
+    match outcome {
+        Ok((Applied::Sent(Sent::Existing(message)), members)) if message.id == job.id => {
+            Ok((Applied::Sent(Sent::New(message)), members))
+        }
         other => other,
     }
 }
 
 /// Applies the jobs in one transaction; an error means it failed as a whole.
-/// (The sends were authorised before they queued, so no job fails alone.)
-async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Sent>, sqlx::Error> {
+/// (A refusal is an answer, not an error: the job changed nothing.)
+async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error> {
     let mut tx = store.writer().begin().await?;
     let now = now_ms();
     let mut outcomes = Vec::with_capacity(jobs.len());
@@ -167,11 +277,10 @@ async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Sent>, sqlx::Error> {
     let mut read_marks: HashMap<(&ConversationId, &UserId), i64> = HashMap::new();
     for job in jobs {
         let outcome = apply(&mut tx, job, now).await?;
-        if let Sent::New(message) = &outcome {
-            read_marks.insert(
-                (&job.request.conversation_id, &job.request.sender_id),
-                message.seq,
-            );
+        if let (Change::Send(req), Ok((Applied::Sent(Sent::New(message)), _))) =
+            (&job.change, &outcome)
+        {
+            read_marks.insert((&req.conversation_id, &req.sender_id), message.seq);
         }
         outcomes.push(outcome);
     }
@@ -187,61 +296,18 @@ async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Sent>, sqlx::Error> {
     Ok(outcomes)
 }
 
-static EXISTING_SQL: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN users u ON u.id = m.sender_id \
-         WHERE m.sender_id = $1 AND m.client_id = $2"
-    )
-});
-
-/// Two statements on the common path: take the next seq, insert. A retried
-/// clientId hits the unique index instead; then the seq is given back (in the
-/// same transaction, so no gap is ever visible) and the stored message returned.
-async fn apply(conn: &mut AnyConnection, job: &Job, now: i64) -> Result<Sent, sqlx::Error> {
-    let req = &job.request;
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE conversations SET last_seq = last_seq + 1, last_activity_at = $2 WHERE id = $1 RETURNING last_seq",
-    )
-    .bind(&req.conversation_id)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
-    let message = Message {
-        id: job.id.clone(),
-        conversation_id: req.conversation_id.clone(),
-        seq,
-        sender_id: req.sender_id.clone(),
-        user: req.sender_username.clone(),
-        msg: req.msg.as_str().to_owned(),
-        client_id: req.client_id.as_str().to_owned(),
-        created_at: now,
-    };
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (conversation_id, seq, id, sender_id, msg, client_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING seq",
-    )
-    .bind(&message.conversation_id)
-    .bind(seq)
-    .bind(&message.id)
-    .bind(&message.sender_id)
-    .bind(&message.msg)
-    .bind(&message.client_id)
-    .bind(now)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if inserted.is_some() {
-        return Ok(Sent::New(message));
+async fn apply(conn: &mut AnyConnection, job: &Job, now: i64) -> Result<Outcome, sqlx::Error> {
+    match &job.change {
+        Change::Send(req) => changes::send(conn, &job.id, req, now).await,
+        Change::Edit {
+            conversation_id,
+            members,
+            seq,
+            user_id,
+            edit,
+        } => changes::edit(conn, conversation_id, members, *seq, user_id, edit, now).await,
+        Change::Group(change) => groups::apply(conn, &job.id, change, now).await,
     }
-    sqlx::query("UPDATE conversations SET last_seq = last_seq - 1 WHERE id = $1")
-        .bind(&req.conversation_id)
-        .execute(&mut *conn)
-        .await?;
-    let existing: Message = sqlx::query_as(EXISTING_SQL.as_str())
-        .bind(&req.sender_id)
-        .bind(req.client_id.as_str())
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(Sent::Existing(existing))
 }
 
 #[cfg(test)]
@@ -252,14 +318,14 @@ mod tests {
         let (reply, _answer) = oneshot::channel();
         let sender = UserId::generate();
         let job = Job {
-            request: SendRequest {
+            change: Change::Send(SendRequest {
                 conversation_id: ConversationId::lobby(),
                 members: Members::Everyone,
                 sender_id: sender.clone(),
-                sender_username: "ann".into(),
                 msg: MessageText::parse("hi".into()).unwrap(),
                 client_id: ClientId::parse("c1".into()).unwrap(),
-            },
+                reply_to: None,
+            }),
             id: MessageId::generate(),
             reply,
         };
@@ -272,22 +338,39 @@ mod tests {
             msg: "hi".into(),
             client_id: "c1".into(),
             created_at: 0,
+            kind: crate::contract::MessageType::Text,
+            system: None,
+            reply_to: None,
+            edited_at: None,
+            deleted_at: None,
+            reactions: vec![],
+            rev: 1,
         };
         (job, message)
+    }
+
+    fn existing(message: Message) -> Applied {
+        Applied::Sent(Sent::Existing(message))
     }
 
     #[test]
     fn a_retry_that_finds_its_own_lost_commit_announces_it() {
         let (job, message) = job_and_message();
-        let sent = own_earlier_commit(&job, Sent::Existing(message));
-        assert!(matches!(sent, Sent::New(_)), "its live event goes out once");
+        let sent = own_earlier_commit(&job, Ok((existing(message), Members::Everyone)));
+        assert!(
+            matches!(sent, Ok((Applied::Sent(Sent::New(_)), _))),
+            "its live event goes out once"
+        );
     }
 
     #[test]
     fn a_retry_that_finds_an_earlier_request_stays_existing() {
         let (job, mut message) = job_and_message();
         message.id = MessageId::generate();
-        let sent = own_earlier_commit(&job, Sent::Existing(message));
-        assert!(matches!(sent, Sent::Existing(_)), "no second live event");
+        let sent = own_earlier_commit(&job, Ok((existing(message), Members::Everyone)));
+        assert!(
+            matches!(sent, Ok((Applied::Sent(Sent::Existing(_)), _))),
+            "no second live event"
+        );
     }
 }

@@ -485,6 +485,21 @@ impl TestSocket {
         seen
     }
 
+    /// The next event with any of the `names` (others are skipped), within 5 s.
+    pub async fn next_of(&self, names: &[&str]) -> (String, Value) {
+        let mut events = self.events.lock().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match tokio::time::timeout_at(deadline, events.recv()).await {
+                Ok(Some((event, payload))) if names.contains(&event.as_str()) => {
+                    return (event, payload);
+                }
+                Ok(Some(_)) => continue,
+                _ => panic!("none of {names:?} within 5 s"),
+            }
+        }
+    }
+
     /// The next `presence` event about `user_id`.
     pub async fn next_presence_of(&self, user_id: &str) -> Value {
         loop {

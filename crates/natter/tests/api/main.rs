@@ -22,6 +22,8 @@ mod connections;
 mod conversations;
 mod delivery;
 mod durability;
+mod groups;
+mod lifecycle;
 mod logs;
 mod node_suites;
 mod presence_cluster;
