@@ -2,9 +2,10 @@
 //! `POST /api/conversations/{id}/messages`, `POST /api/chat` and the socket
 //! event `message:send`: authorise, store durably (the writer also hands the
 //! message to the notifier, in seq order), answer. Every send first takes a
-//! token from the sender's bucket ([`super::send_limit`]).
+//! token from the sender's bucket ([`super::rate_limits`]).
 
 use super::conversations::membership;
+use super::rate_limits::Action;
 use super::sessions::AuthUser;
 use crate::contract::bodies::HistoryPage;
 use crate::domain::{ClientId, ConversationId, MessageText, PageLimit, Seq};
@@ -20,7 +21,7 @@ pub async fn send(
     msg: MessageText,
     client_id: ClientId,
 ) -> AppResult<Sent> {
-    ctx.send_limit.check(&sender.id)?;
+    ctx.limits.check(Action::Send, &sender.id)?;
     let members = membership(ctx, &sender.id, conversation_id).await?;
     Ok(ctx
         .writer

@@ -2,6 +2,7 @@
 //! translate between the wire and these functions.
 
 pub mod accounts;
+pub mod client_address;
 pub mod conversations;
 pub mod directory;
 pub mod images;
@@ -10,8 +11,9 @@ pub mod messages;
 pub mod origin;
 pub mod presence;
 pub mod profiles;
-pub mod send_limit;
+pub mod rate_limits;
 pub mod sessions;
+pub mod socket_cap;
 
 use crate::contract::User;
 use crate::state::Ctx;

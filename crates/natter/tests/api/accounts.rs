@@ -287,7 +287,7 @@ async fn cookie_sessions_need_same_origin_for_writes(app: TestApp) {
 
 async fn login_failures_are_throttled(app: TestApp) {
     app.register("target").await;
-    for _ in 0..5 {
+    for _ in 0..10 {
         let (status, _) = app.login("target", "bad guess!").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }

@@ -19,6 +19,7 @@ mod cluster;
 mod conversations;
 mod delivery;
 mod durability;
+mod limits;
 mod node_suites;
 mod presence_cluster;
 mod realtime;
