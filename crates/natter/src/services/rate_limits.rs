@@ -205,11 +205,11 @@ mod tests {
 
     #[test]
     fn typing_passes_once_per_interval() {
-        let limits = limits(|_| {});
+        let coalesced = limits(|_| {});
         let (ann, lobby) = (UserId::generate(), ConversationId::lobby());
-        assert!(limits.typing_passes(&ann, &lobby));
-        assert!(!limits.typing_passes(&ann, &lobby));
-        assert!(limits.typing_passes(&UserId::generate(), &lobby));
+        assert!(coalesced.typing_passes(&ann, &lobby));
+        assert!(!coalesced.typing_passes(&ann, &lobby));
+        assert!(coalesced.typing_passes(&UserId::generate(), &lobby));
         let every = limits(|c| c.typing_interval_ms = 0);
         assert!((0..10).all(|_| every.typing_passes(&ann, &lobby)));
     }
