@@ -8,9 +8,12 @@ use std::sync::{Arc, Mutex};
 
 use crate::domain::UserId;
 
+/// Open sockets per user on this node; users with none have no entry.
+type OpenCounts = Arc<Mutex<HashMap<UserId, u32>>>;
+
 pub struct SocketCap {
     cap: u32,
-    open: Arc<Mutex<HashMap<UserId, u32>>>,
+    open: OpenCounts,
 }
 
 impl SocketCap {
@@ -38,7 +41,7 @@ impl SocketCap {
 }
 
 /// One socket's place under the cap, given back on drop.
-pub struct SocketSlot(Option<(Arc<Mutex<HashMap<UserId, u32>>>, UserId)>);
+pub struct SocketSlot(Option<(OpenCounts, UserId)>);
 
 impl Drop for SocketSlot {
     fn drop(&mut self) {

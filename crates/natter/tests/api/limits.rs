@@ -395,8 +395,13 @@ async fn no_sign_in_outlives_a_password_change(app: TestApp) {
     });
     let change = async {
         let body = json!({"currentPassword": "correct horse", "newPassword": "a new password"});
-        app.call(Method::POST, "/api/me/password", Some(&alice.token), Some(body))
-            .await
+        app.call(
+            Method::POST,
+            "/api/me/password",
+            Some(&alice.token),
+            Some(body),
+        )
+        .await
     };
     let (tokens, (status, body)) = tokio::join!(join_all(logins), change);
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
@@ -411,7 +416,10 @@ async fn no_sign_in_outlives_a_password_change(app: TestApp) {
     }
     assert_eq!(app.get("/api/me", &alice.token).await.0, StatusCode::OK);
     assert_eq!(app.login("alice", "a new password").await.0, StatusCode::OK);
-    eprintln!("{} of 24 racing sign-ins got a token, all ended", tokens.len());
+    eprintln!(
+        "{} of 24 racing sign-ins got a token, all ended",
+        tokens.len()
+    );
 }
 
 fn small_buckets(c: &mut Config) {
