@@ -118,7 +118,7 @@ start_server() {
       if [[ $keep == 1 ]]; then data=$STATE_DIR/natter-sqlite-data; fi
       mkdir -p "$data"
       SERVER_DB=$data/natter.db
-      NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data NATTER_SEND_RATE=0 \
+      NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data NATTER_RATE_LIMITS=off \
         taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
       SERVER_PID=$! ;;
     natter-pg)
@@ -128,7 +128,7 @@ start_server() {
       db_exists "$db" || psql_admin "create database $db"
       mkdir -p "$data"
       SERVER_DB=$PG/$db
-      NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data NATTER_SEND_RATE=0 DATABASE_URL=$PG/$db \
+      NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data NATTER_RATE_LIMITS=off DATABASE_URL=$PG/$db \
         taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
       SERVER_PID=$! ;;
     peer)

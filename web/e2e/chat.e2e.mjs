@@ -91,7 +91,7 @@ if (!baseURL) {
   baseURL = `http://127.0.0.1:${port}`;
   server = spawn(bin, [], {
     // fsync per commit is not what these tests are about; `normal` makes seeding 10,000 messages quick.
-    env: { NATTER_SQLITE_SYNC: "normal", NATTER_SEND_RATE: "0", ...process.env, NATTER_ADDR: `127.0.0.1:${port}`, NATTER_DATA_DIR: dataDir },
+    env: { NATTER_SQLITE_SYNC: "normal", NATTER_SEND_RATE: "0", NATTER_SIGNUP_PER_HOUR: "10000", NATTER_SIGNIN_PER_MINUTE: "10000", ...process.env, NATTER_ADDR: `127.0.0.1:${port}`, NATTER_DATA_DIR: dataDir },
     stdio: ["ignore", "pipe", "pipe"],
   });
   server.stdout.on("data", (d) => { serverLog += d; });

@@ -53,7 +53,9 @@ export function Root() {
   );
 }
 
-const TYPING_SHOW_MS = 3000;
+// The server passes at most one `typing` per user and chat every 2.5 s, so of
+// emits every 2 s one in two arrives: shown long enough to bridge the gap.
+const TYPING_SHOW_MS = 5000;
 const TYPING_EMIT_MS = 2000;
 
 type Route =

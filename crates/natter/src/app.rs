@@ -23,9 +23,11 @@ use crate::error::AppError;
 use crate::realtime::owned_head::OwnedHeadLayer;
 use crate::realtime::{self, Io, notifier::Notifier};
 use crate::server;
+use crate::services::login_throttle::LoginThrottle;
 use crate::services::presence::{self, Presence};
-use crate::services::send_limit::SendLimiter;
+use crate::services::rate_limits::RateLimits;
 use crate::services::sessions::{self, SessionCache};
+use crate::services::socket_cap::SocketCap;
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
 use crate::store::writer::MessageWriter;
@@ -62,7 +64,9 @@ impl App {
         let writer = MessageWriter::spawn(store.clone(), committed_tx);
         let sessions = SessionCache::new(config.redis_url.is_none());
         let (presence, presence_worker) = Presence::for_config(&config)?;
-        let send_limit = SendLimiter::new(config.send_rate, config.send_burst);
+        let limits = RateLimits::new(&config);
+        let login_throttle = LoginThrottle::new(&config);
+        let socket_cap = SocketCap::new(config.max_sockets_per_user);
         let ctx = Ctx::new(Inner {
             sessions,
             config,
@@ -71,8 +75,9 @@ impl App {
             notifier,
             presence,
             cpu: Default::default(),
-            login_throttle: Default::default(),
-            send_limit,
+            login_throttle,
+            limits,
+            socket_cap,
         });
         realtime::attach(&io, ctx.clone()).await?;
         presence::start(&ctx, presence_worker);

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 
+use crate::services::client_address::Cidr;
+
 #[derive(Debug, Clone, Parser)]
 #[command(name = "natter", version, about = "natter: real-time chat server")]
 pub struct Config {
@@ -116,6 +118,59 @@ pub struct Config {
     /// Messages one user may send at once before `--send-rate` applies.
     #[arg(long, env = "NATTER_SEND_BURST", default_value_t = 100)]
     pub send_burst: u32,
+
+    /// `off` turns every rate limit below and the send rate limit off at once
+    /// (benchmarks, load tests); the socket cap and the failed sign-in limits stay.
+    #[arg(long, env = "NATTER_RATE_LIMITS", value_enum, default_value_t = Switch::On)]
+    pub rate_limits: Switch,
+
+    /// Read marks one user may set per minute, in bursts of as many (`0`: no limit).
+    #[arg(long, env = "NATTER_READ_PER_MINUTE", default_value_t = 600)]
+    pub read_per_minute: u32,
+
+    /// Profile changes (display name or status, picture, password) one user may
+    /// make per minute, in bursts of as many (`0`: no limit).
+    #[arg(long, env = "NATTER_PROFILE_PER_MINUTE", default_value_t = 30)]
+    pub profile_per_minute: u32,
+
+    /// Sign-ups from one client address per hour, in bursts of as many (`0`: no limit).
+    #[arg(long, env = "NATTER_SIGNUP_PER_HOUR", default_value_t = 30)]
+    pub signup_per_hour: u32,
+
+    /// Sign-in attempts from one client address per minute, in bursts of as many
+    /// (`0`: no limit).
+    #[arg(long, env = "NATTER_SIGNIN_PER_MINUTE", default_value_t = 30)]
+    pub signin_per_minute: u32,
+
+    /// Failed sign-ins (and wrong current passwords) per account, from any
+    /// address, before it is locked for the rest of a 15-minute window (`0`: no limit).
+    #[arg(long, env = "NATTER_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 10)]
+    pub login_failures_per_account: u32,
+
+    /// Failed sign-ins from one client address (an IPv6 /64) before it is
+    /// locked for the rest of a 15-minute window (`0`: no limit).
+    #[arg(long, env = "NATTER_LOGIN_FAILURES_PER_ADDRESS", default_value_t = 50)]
+    pub login_failures_per_address: u32,
+
+    /// At most one `typing` per user and conversation reaches the others in
+    /// this many milliseconds; the rest are acknowledged and dropped (`0`: all pass).
+    #[arg(long, env = "NATTER_TYPING_INTERVAL_MS", default_value_t = 2_500)]
+    pub typing_interval_ms: u64,
+
+    /// Socket.IO connections one user may hold on one node (`0`: no cap).
+    #[arg(long, env = "NATTER_MAX_SOCKETS_PER_USER", default_value_t = 20)]
+    pub max_sockets_per_user: u32,
+
+    /// Reverse proxies (comma-separated CIDRs, e.g. `10.0.0.0/8,::1/128`) whose
+    /// `X-Forwarded-For` is believed; without any, the peer address is the client.
+    #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -167,7 +222,8 @@ impl Config {
         format!(
             "addr={} data_dir={} database={} redis={} sqlite_sync={:?} max_socket_payload={} \
              allowed_origins={:?} session_idle={:?} session_max={:?} send_rate={}/s burst {} \
-             header_timeout={}s request_timeout={}s max_connections={} shutdown={}s",
+             header_timeout={}s request_timeout={}s max_connections={} shutdown={}s \
+             rate_limits={:?} max_sockets_per_user={} trusted_proxies={:?}",
             self.addr,
             self.data_dir.display(),
             mask_password(&self.database_url()),
@@ -185,6 +241,9 @@ impl Config {
             self.request_timeout_secs,
             self.max_connections,
             self.shutdown_secs,
+            self.rate_limits,
+            self.max_sockets_per_user,
+            self.trusted_proxies,
         )
     }
 }

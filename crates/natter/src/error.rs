@@ -5,6 +5,8 @@
 //! a Socket.IO acknowledgement (`AppError::ack`), so both wire paths speak alike.
 //! Internal causes (SQL, I/O) are logged here and never sent to the client.
 
+use std::time::Duration;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -52,9 +54,9 @@ pub enum AppError {
     /// 429 on a socket: too many of its requests are still being answered.
     #[error("too many requests in flight on this connection; wait for their answers")]
     Busy,
-    /// 429: the user sends messages faster than the send rate limit allows.
-    #[error("sending too fast, try again in {retry_after_secs} s")]
-    RateLimited { retry_after_secs: u64 },
+    /// 429: a rate limit's bucket is empty ([`crate::services::rate_limits`]).
+    #[error("too many requests, try again in {} s", whole_secs(*retry_after))]
+    RateLimited { retry_after: Duration },
     /// 408: the request took longer than `NATTER_REQUEST_TIMEOUT_SECS`.
     #[error("the request took too long; try again")]
     Timeout,
@@ -136,10 +138,19 @@ impl AppError {
             }
             _ => {}
         }
+        let retry_after_ms = match self {
+            Self::RateLimited { retry_after } => Some(
+                u64::try_from(retry_after.as_millis())
+                    .unwrap_or(u64::MAX)
+                    .max(1),
+            ),
+            _ => None,
+        };
         ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
                 message: self.to_string(),
+                retry_after_ms,
             },
         }
     }
@@ -148,15 +159,23 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Self::TooManyRequests { retry_after_secs } | Self::RateLimited { retry_after_secs } =
-            self
-        {
+        let retry_after_secs = match self {
+            Self::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
+            Self::RateLimited { retry_after } => Some(whole_secs(retry_after)),
+            _ => None,
+        };
+        if let Some(secs) = retry_after_secs {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }
+}
+
+/// `Retry-After` counts whole seconds: rounded up, and at least one.
+fn whole_secs(wait: Duration) -> u64 {
+    wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
 /// A store failure the service did not turn into something more specific.

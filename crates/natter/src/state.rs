@@ -8,8 +8,9 @@ use crate::cpu::CpuPool;
 use crate::realtime::notifier::Notifier;
 use crate::services::login_throttle::LoginThrottle;
 use crate::services::presence::Presence;
-use crate::services::send_limit::SendLimiter;
+use crate::services::rate_limits::RateLimits;
 use crate::services::sessions::SessionCache;
+use crate::services::socket_cap::SocketCap;
 use crate::store::Store;
 use crate::store::writer::MessageWriter;
 
@@ -25,7 +26,8 @@ pub struct Inner {
     pub cpu: CpuPool,
     pub login_throttle: LoginThrottle,
     pub sessions: SessionCache,
-    pub send_limit: SendLimiter,
+    pub limits: RateLimits,
+    pub socket_cap: SocketCap,
 }
 
 impl Ctx {

@@ -46,8 +46,13 @@ async function spawnNatter() {
   const baseUrl = `http://127.0.0.1:${port}`;
   const child = spawn(bin, [], {
     env: {
-      // The suites measure ordering and delivery under bursts, not the send rate limit.
+      // The suites measure ordering and delivery under bursts, not the send rate limit,
+      // and sign up and sign in hundreds of users from 127.0.0.1 (the soak test).
       NATTER_SEND_RATE: "0",
+      NATTER_SIGNUP_PER_HOUR: "100000",
+      NATTER_SIGNIN_PER_MINUTE: "100000",
+      // A presence test opens and closes 100 sockets of one user back to back.
+      NATTER_MAX_SOCKETS_PER_USER: "1000",
       ...process.env,
       NATTER_ADDR: `127.0.0.1:${port}`,
       NATTER_DATA_DIR: dataDir,

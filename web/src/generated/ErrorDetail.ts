@@ -8,4 +8,8 @@ code: string,
 /**
  * For people; may change.
  */
-message: string, };
+message: string, 
+/**
+ * With `rate_limited`: milliseconds until the next attempt can pass.
+ */
+retryAfterMs?: number, };

@@ -318,11 +318,16 @@ pub struct ErrorBody {
 }
 
 #[derive(Debug, Clone, Serialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorDetail {
     /// Stable, snake_case: what a client branches on.
     pub code: String,
     /// For people; may change.
     pub message: String,
+    /// With `rate_limited`: milliseconds until the next attempt can pass.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub retry_after_ms: Option<u64>,
 }
 
 #[cfg(test)]

@@ -1,12 +1,10 @@
 //! `/api/auth/*`: register, sign in, sign out.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::{Auth, Json, clear_cookie_header, session_cookie_header};
+use super::extract::{Auth, ClientAddr, Json, clear_cookie_header, session_cookie_header};
 use crate::contract::bodies::{LoginRequest, RegisterRequest, SessionAnswer};
 use crate::contract::events::ErrorBody;
 use crate::domain::{DisplayName, Password, Username};
@@ -21,9 +19,11 @@ use crate::state::Ctx;
         (status = 201, description = "signed up; the token is also set as the session cookie", body = SessionAnswer),
         (status = 409, description = "`username_taken`", body = ErrorBody),
         (status = 422, description = "`invalid_username`, `invalid_password`, `invalid_display_name`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many sign-ups from this address, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn register(
     State(ctx): State<Ctx>,
+    ClientAddr(client): ClientAddr,
     Json(body): Json<RegisterRequest>,
 ) -> AppResult<Response> {
     let username = Username::parse(&body.username)?;
@@ -33,25 +33,26 @@ pub async fn register(
         .as_deref()
         .map(DisplayName::parse)
         .transpose()?;
-    let session = accounts::register(&ctx, username, password, display_name).await?;
+    let session = accounts::register(&ctx, client, username, password, display_name).await?;
     Ok(session_response(&ctx, StatusCode::CREATED, session))
 }
 
-/// Signs in; repeated failures from one address for one username get 429.
+/// Signs in; too many attempts from one address, or too many failures for one
+/// account or from one address, get 429.
 #[utoipa::path(post, path = "/auth/login", tag = "accounts",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "signed in; the token is also set as the session cookie", body = SessionAnswer),
         (status = 401, description = "`invalid_credentials`", body = ErrorBody),
-        (status = 429, description = "`too_many_requests`, with `Retry-After`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (attempts from this address) or `too_many_requests` (failures of this account or address), with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn login(
     State(ctx): State<Ctx>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Json(body): Json<LoginRequest>,
 ) -> AppResult<Response> {
     let password = Password::presented(body.password)?;
-    let session = accounts::login(&ctx, client.ip(), &body.username, password).await?;
+    let session = accounts::login(&ctx, client, &body.username, password).await?;
     Ok(session_response(&ctx, StatusCode::OK, session))
 }
 

@@ -179,6 +179,7 @@ pub async fn chat(
         (status = 204, description = "stored (or already further)"),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 422, description = "`invalid_seq`: negative, or beyond the last message", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many read marks, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn read(
     State(ctx): State<Ctx>,

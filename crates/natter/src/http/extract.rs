@@ -1,5 +1,6 @@
 //! Request extractors that answer in the contract's error shape: JSON bodies and
-//! query strings (400 when malformed), and the signed-in caller (401/403).
+//! query strings (400 when malformed), the signed-in caller (401/403), and the
+//! client's address ([`ClientAddr`]).
 //!
 //! A caller is identified by `Authorization: Bearer <token>` or by the session
 //! cookie. A cookie is sent by the browser on cross-site requests too, so a
@@ -9,12 +10,16 @@
 //! the custom `X-Requested-With` header that a cross-site form cannot set. A
 //! foreign `Origin` is refused whatever else the request carries.
 
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{Method, header};
 
 use crate::error::AppError;
+use crate::services::client_address;
 use crate::services::origin::{self, OriginCheck};
 use crate::services::sessions::{self, AuthUser, SESSION_COOKIE};
 use crate::state::Ctx;
@@ -76,6 +81,24 @@ impl FromRequestParts<Ctx> for Auth {
             ));
         }
         Ok(Self(sessions::authenticate(ctx, &token).await?))
+    }
+}
+
+/// The client's address: the peer, or what a trusted proxy forwarded
+/// ([`client_address::resolve`]).
+pub struct ClientAddr(pub IpAddr);
+
+impl FromRequestParts<Ctx> for ClientAddr {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, ctx: &Ctx) -> Result<Self, Infallible> {
+        // Served without connect info (in-process routers), the peer is unknown.
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(addr)| addr.ip());
+        let client = client_address::resolve(peer, &parts.headers, &ctx.config.trusted_proxies);
+        Ok(Self(client))
     }
 }
 

@@ -4,7 +4,7 @@ use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, State};
 use axum::http::{HeaderMap, StatusCode, header};
 
-use super::extract::{Auth, Json};
+use super::extract::{Auth, ClientAddr, Json};
 use crate::contract::bodies::{AvatarUpload, PasswordChange, ProfilePatch, UserAnswer};
 use crate::contract::events::ErrorBody;
 use crate::domain::{DisplayName, Password, StatusMessage};
@@ -29,6 +29,7 @@ pub async fn get(State(ctx): State<Ctx>, Auth(user): Auth) -> AppResult<Json<Use
     responses(
         (status = 200, body = UserAnswer),
         (status = 422, description = "`invalid_display_name`, `invalid_status_message`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many profile changes, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn patch(
     State(ctx): State<Ctx>,
@@ -56,16 +57,18 @@ pub async fn patch(
         (status = 204, description = "changed; other sessions ended"),
         (status = 403, description = "`forbidden`: the current password is wrong", body = ErrorBody),
         (status = 422, description = "`invalid_password`", body = ErrorBody),
+        (status = 429, description = "`rate_limited` (profile changes) or `too_many_requests` (wrong current passwords of this account or from this address), with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn change_password(
     State(ctx): State<Ctx>,
+    ClientAddr(client): ClientAddr,
     Auth(user): Auth,
     Json(body): Json<PasswordChange>,
 ) -> AppResult<StatusCode> {
     let new = Password::parse(body.new_password)?;
     let current = Password::presented(body.current_password)
         .map_err(|_| AppError::Forbidden("current password is wrong"))?;
-    accounts::change_password(&ctx, &user, current, new).await?;
+    accounts::change_password(&ctx, client, &user, current, new).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -81,6 +84,7 @@ pub const AVATAR_BODY_LIMIT: usize = images::MAX_UPLOAD_BYTES + MULTIPART_SLACK;
         (status = 413, description = "`payload_too_large`: over 5 MiB", body = ErrorBody),
         (status = 415, description = "`unsupported_media_type`: not PNG, JPEG, WebP or GIF", body = ErrorBody),
         (status = 422, description = "`invalid_image`, `image_too_large`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`: too many profile changes, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn put_avatar(
     State(ctx): State<Ctx>,
@@ -123,6 +127,7 @@ pub async fn put_avatar(
 #[utoipa::path(delete, path = "/me/avatar", tag = "profile",
     responses(
         (status = 200, description = "the user with `avatarUrl: null`", body = UserAnswer),
+        (status = 429, description = "`rate_limited`: too many profile changes, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn delete_avatar(
     State(ctx): State<Ctx>,

@@ -1,6 +1,7 @@
-//! Connection life cycle: refuse handshakes from foreign origins and sockets
-//! without a valid session, join the user's rooms (their own and their
-//! contacts'), and report the socket's start and end to the presence service.
+//! Connection life cycle: refuse handshakes from foreign origins, sockets
+//! without a valid session and sockets over the user's cap, join the user's
+//! rooms (their own and their contacts'), and report the socket's start and
+//! end to the presence service.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,13 +24,15 @@ pub struct ConnectAuth {
 }
 
 /// Why a connection is refused: the `connect_error` message clients see is the
-/// contract's error code (`unauthorized`, `forbidden`).
+/// contract's error code (`unauthorized`, `forbidden`, `too_many_sockets`).
 #[derive(Debug)]
 pub enum Refused {
     /// No valid session.
     Unauthorized,
     /// The handshake's `Origin` is neither ours nor an allowed one.
     ForeignOrigin,
+    /// The user holds `NATTER_MAX_SOCKETS_PER_USER` sockets on this node already.
+    TooManySockets,
 }
 
 impl std::fmt::Display for Refused {
@@ -37,6 +40,7 @@ impl std::fmt::Display for Refused {
         f.write_str(match self {
             Self::Unauthorized => "unauthorized",
             Self::ForeignOrigin => "forbidden",
+            Self::TooManySockets => "too_many_sockets",
         })
     }
 }
@@ -69,6 +73,13 @@ pub async fn authenticate<A: Adapter>(
     let user = sessions::authenticate(&ctx, &token)
         .await
         .map_err(|_| Refused::Unauthorized)?;
+    // Held by the socket (its extensions) and given back when the socket goes.
+    let slot = ctx.socket_cap.try_open(&user.id).ok_or_else(|| {
+        metrics::counter!(crate::telemetry::RATE_LIMITED, "code" => "too_many_sockets")
+            .increment(1);
+        Refused::TooManySockets
+    })?;
+    socket.extensions.insert(Arc::new(slot));
     socket.join([user_room(&user.id), session_room(&user.token_hash)]);
     // After the user room: a conversation started from now on reaches this
     // socket through it, one started before is in the store.

@@ -2,7 +2,9 @@
 //!
 //! Passwords are hashed with Argon2id (the argon2 crate's defaults, OWASP's
 //! m=19 MiB, t=2, p=1) on the bounded CPU pool, so a burst of sign-ins queues
-//! instead of starving chat traffic. Sign-in failures are throttled
+//! instead of starving chat traffic. Sign-ups and sign-ins take a token from
+//! the client address's bucket ([`super::rate_limits`]), failed sign-ins and
+//! wrong current passwords are counted per account and per address
 //! ([`super::login_throttle`]); sessions live in [`super::sessions`].
 
 use std::net::IpAddr;
@@ -11,6 +13,7 @@ use std::sync::LazyLock;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Argon2, password_hash::rand_core::OsRng};
 
+use super::rate_limits::{Action, Gate};
 use super::sessions::{self, AuthUser, hash_token, new_token};
 use crate::domain::{DisplayName, Password, UserId, Username, now_ms};
 use crate::error::{AppError, AppResult};
@@ -59,10 +62,12 @@ async fn verify_password(ctx: &Ctx, password: Password, hash: Option<String>) ->
 
 pub async fn register(
     ctx: &Ctx,
+    client: IpAddr,
     username: Username,
     password: Password,
     display_name: Option<DisplayName>,
 ) -> AppResult<Session> {
+    ctx.limits.check_address(Gate::SignUp, client)?;
     let display_name = display_name.unwrap_or_else(|| DisplayName::from_username(&username));
     let password_hash = hash_password(ctx, password).await?;
     let id = UserId::generate();
@@ -90,7 +95,7 @@ pub async fn register(
         .user_by_id(&id)
         .await?
         .ok_or(AppError::NotFound("user"))?;
-    start_session(ctx, user).await
+    start_session(ctx, user, &password_hash).await
 }
 
 /// Signs in. A username that cannot exist is refused like a wrong password,
@@ -101,26 +106,41 @@ pub async fn login(
     username: &str,
     password: Password,
 ) -> AppResult<Session> {
-    let username = Username::parse(username).map_err(|_| AppError::InvalidCredentials)?;
-    ctx.login_throttle.check(client, &username)?;
+    ctx.limits.check_address(Gate::SignIn, client)?;
+    let Ok(username) = Username::parse(username) else {
+        ctx.login_throttle.check(client, None)?;
+        ctx.login_throttle.record_failure(client, None);
+        return Err(AppError::InvalidCredentials);
+    };
+    ctx.login_throttle.check(client, Some(username.as_str()))?;
     let found = ctx.store.user_credentials(&username).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    if !verify_password(ctx, password, hash).await? {
-        ctx.login_throttle.record_failure(client, &username);
+    if !verify_password(ctx, password, hash.clone()).await? {
+        ctx.login_throttle
+            .record_failure(client, Some(username.as_str()));
         return Err(AppError::InvalidCredentials);
     }
-    ctx.login_throttle.clear(client, &username);
-    start_session(ctx, user.ok_or(AppError::InvalidCredentials)?).await
+    ctx.login_throttle.succeeded(username.as_str());
+    let (Some(user), Some(hash)) = (user, hash) else {
+        return Err(AppError::InvalidCredentials);
+    };
+    start_session(ctx, user, &hash).await
 }
 
-async fn start_session(ctx: &Ctx, user: UserRow) -> AppResult<Session> {
+/// Starts a session for the user whose password hash was just verified, unless
+/// a password change replaced that hash meanwhile (then it is a wrong password).
+async fn start_session(ctx: &Ctx, user: UserRow, password_hash: &str) -> AppResult<Session> {
     let token = new_token();
-    ctx.store
-        .insert_session(&hash_token(&token), &user.id, now_ms())
+    let started = ctx
+        .store
+        .insert_session_if_password(&hash_token(&token), &user.id, password_hash, now_ms())
         .await?;
+    if !started {
+        return Err(AppError::InvalidCredentials);
+    }
     Ok(Session { token, user })
 }
 
@@ -155,24 +175,40 @@ fn every_node_reachable(ctx: &Ctx) -> AppResult<()> {
     }
 }
 
-/// Changes the password and ends every other session of the user.
+/// Changes the password and ends every other session of the user. Throttled
+/// like sign-in: a wrong current password counts as a failed sign-in of the
+/// account and of the client address.
 pub async fn change_password(
     ctx: &Ctx,
+    client: IpAddr,
     user: &AuthUser,
     current: Password,
     new: Password,
 ) -> AppResult<()> {
     every_node_reachable(ctx)?;
-    let stored = ctx.store.password_hash(&user.id).await?;
-    if !verify_password(ctx, current, stored).await? {
-        return Err(AppError::Forbidden("current password is wrong"));
+    ctx.limits.check(Action::Profile, &user.id)?;
+    ctx.login_throttle.check(client, Some(&user.username))?;
+    let stored = ctx
+        .store
+        .password_hash(&user.id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
+    if !verify_password(ctx, current, Some(stored.clone())).await? {
+        ctx.login_throttle
+            .record_failure(client, Some(&user.username));
+        return Err(wrong_current_password());
     }
     let hash = hash_password(ctx, new).await?;
-    ctx.store.set_password_hash(&user.id, &hash).await?;
     let ended = ctx
         .store
-        .delete_other_sessions(&user.id, &user.token_hash)
-        .await?;
+        .change_password(&user.id, &stored, &hash, &user.token_hash)
+        .await?
+        // Another change won the race: this one verified a password that is gone.
+        .ok_or_else(wrong_current_password)?;
     sessions::end(ctx, &ended).await;
     Ok(())
+}
+
+fn wrong_current_password() -> AppError {
+    AppError::Forbidden("current password is wrong")
 }

@@ -6,6 +6,7 @@
 //! them. Every check reads the shared database, so it holds on every node.
 
 use super::public_user;
+use super::rate_limits::Action;
 use super::sessions::AuthUser;
 use crate::contract::User;
 use crate::domain::{UserId, now_ms};
@@ -13,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use crate::state::Ctx;
 
 pub async fn block(ctx: &Ctx, caller: &AuthUser, target: &UserId) -> AppResult<()> {
+    ctx.limits.check(Action::Profile, &caller.id)?;
     if *target == caller.id {
         return Err(AppError::invalid(
             "cannot_block_self",
@@ -27,6 +29,7 @@ pub async fn block(ctx: &Ctx, caller: &AuthUser, target: &UserId) -> AppResult<(
 }
 
 pub async fn unblock(ctx: &Ctx, caller: &AuthUser, target: &UserId) -> AppResult<()> {
+    ctx.limits.check(Action::Profile, &caller.id)?;
     if ctx.store.user_by_id(target).await?.is_none() {
         return Err(AppError::NotFound("user"));
     }

@@ -2,6 +2,7 @@
 //! use one, read marks and typing (groups: [`super::groups`]). Non-members get the same 404 as for a
 //! conversation that does not exist.
 
+use super::rate_limits::Action;
 use super::sessions::AuthUser;
 use super::{blocks, public_user};
 use crate::contract::{Conversation, ConversationKind};
@@ -100,13 +101,16 @@ pub async fn membership(
     }
 }
 
-/// Moves the caller's read mark forward (never back) and tells the other members.
+/// Moves the caller's read mark forward (never back) and, when it moved, tells
+/// the other member of a direct conversation. Lobby read marks are stored but
+/// announced to no one: nobody else shows them, and everyone would get each.
 pub async fn mark_read(
     ctx: &Ctx,
     caller: &AuthUser,
     conversation_id: &ConversationId,
     seq: Seq,
 ) -> AppResult<i64> {
+    ctx.limits.check(Action::Read, &caller.id)?;
     let members = membership(ctx, &caller.id, conversation_id).await?;
     let last_seq = ctx.store.last_seq(conversation_id).await?;
     if seq.get() > last_seq {
@@ -115,11 +119,11 @@ pub async fn mark_read(
             format!("seq must be at most {last_seq}"),
         ));
     }
-    let stored = ctx
+    let (stored, moved) = ctx
         .store
         .mark_read(conversation_id, &caller.id, seq)
         .await?;
-    if stored == seq.get() {
+    if moved && !matches!(members, Members::Everyone) {
         ctx.notifier
             .read(&members, conversation_id, &caller.id, stored)
             .await;
@@ -127,12 +131,17 @@ pub async fn mark_read(
     Ok(stored)
 }
 
+/// Tells the other members the caller is typing: at most once per
+/// `NATTER_TYPING_INTERVAL_MS` per conversation, the rest are dropped.
 pub async fn typing(
     ctx: &Ctx,
     caller: &AuthUser,
     conversation_id: &ConversationId,
 ) -> AppResult<()> {
     let members = membership(ctx, &caller.id, conversation_id).await?;
+    if !ctx.limits.typing_passes(&caller.id, conversation_id) {
+        return Ok(());
+    }
     let blockers = ctx.store.blockers_of(&caller.id).await?;
     ctx.notifier
         .typing(&members, conversation_id, &caller.id, &blockers)

@@ -4,11 +4,12 @@
 //! HTTP and Socket.IO: authorise, store durably through the writer (which also
 //! hands the change to the notifier, in commit order), answer. Every send, edit
 //! and reaction first takes a token from the sender's bucket
-//! ([`super::send_limit`]). A direct chat between a blocked pair takes no
+//! ([`super::rate_limits`]). A direct chat between a blocked pair takes no
 //! sends ([`super::blocks`]).
 
 use super::blocks;
 use super::conversations::membership;
+use super::rate_limits::Action;
 use super::sessions::AuthUser;
 use crate::contract::Message;
 use crate::contract::bodies::HistoryPage;
@@ -34,7 +35,7 @@ pub async fn send(
     conversation_id: &ConversationId,
     outgoing: Outgoing,
 ) -> AppResult<Sent> {
-    ctx.send_limit.check(&sender.id)?;
+    ctx.limits.check(Action::Send, &sender.id)?;
     let members = membership(ctx, &sender.id, conversation_id).await?;
     if let Members::Pair(a, b) = &members {
         blocks::ensure_not_blocked(ctx, a, b).await?;
@@ -72,7 +73,7 @@ pub async fn change(
     edit: Edit,
 ) -> AppResult<Message> {
     if !matches!(edit, Edit::Delete) {
-        ctx.send_limit.check(&user.id)?;
+        ctx.limits.check(Action::Send, &user.id)?;
     }
     let members = membership(ctx, &user.id, conversation_id).await?;
     // Taking a message back is always allowed; editing or reacting writes

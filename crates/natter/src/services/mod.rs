@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod blocks;
+pub mod client_address;
 pub mod conversations;
 pub mod directory;
 pub mod groups;
@@ -12,8 +13,9 @@ pub mod messages;
 pub mod origin;
 pub mod presence;
 pub mod profiles;
-pub mod send_limit;
+pub mod rate_limits;
 pub mod sessions;
+pub mod socket_cap;
 
 use crate::contract::User;
 use crate::state::Ctx;

@@ -1,6 +1,8 @@
 //! The caller's own profile: display name, status line and picture. Every change
-//! is announced to connected users with a `user` event.
+//! is announced to connected users with a `user` event, and takes a token from
+//! the user's profile bucket ([`super::rate_limits`]).
 
+use super::rate_limits::Action;
 use super::{images, public_user};
 use crate::contract::User;
 use crate::domain::{AvatarId, DisplayName, StatusMessage, UserId, now_ms};
@@ -24,6 +26,7 @@ pub async fn update(
     display_name: Option<DisplayName>,
     status_message: Option<StatusMessage>,
 ) -> AppResult<User> {
+    ctx.limits.check(Action::Profile, user_id)?;
     let row = ctx
         .store
         .update_profile(user_id, display_name.as_ref(), status_message.as_ref())
@@ -33,6 +36,7 @@ pub async fn update(
 
 /// Replaces the picture with a re-encoded copy of `upload`.
 pub async fn set_avatar(ctx: &Ctx, user_id: &UserId, upload: Vec<u8>) -> AppResult<User> {
+    ctx.limits.check(Action::Profile, user_id)?;
     if upload.len() > images::MAX_UPLOAD_BYTES {
         return Err(AppError::TooLarge(
             "the picture must be at most 5 MiB".into(),
@@ -54,6 +58,7 @@ pub async fn set_avatar(ctx: &Ctx, user_id: &UserId, upload: Vec<u8>) -> AppResu
 }
 
 pub async fn remove_avatar(ctx: &Ctx, user_id: &UserId) -> AppResult<User> {
+    ctx.limits.check(Action::Profile, user_id)?;
     let row = ctx.store.remove_avatar(user_id).await?;
     announce(ctx, row).await
 }

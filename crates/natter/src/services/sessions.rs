@@ -215,14 +215,15 @@ pub async fn prune(ctx: &Ctx) {
 }
 
 /// Runs [`prune`] every few minutes (more often with short lifetimes), and
-/// lets the send limiter drop the buckets of users who stopped sending.
+/// lets the rate limits drop the buckets of users who stopped acting.
 pub async fn prune_periodically(ctx: Ctx) {
     let mut ticker = tokio::time::interval(Lifetimes::of(&ctx).prune_every());
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         prune(&ctx).await;
-        ctx.send_limit.forget_idle();
+        ctx.limits.forget_idle();
+        ctx.login_throttle.forget_expired();
     }
 }
 

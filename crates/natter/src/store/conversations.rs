@@ -259,19 +259,31 @@ impl Store {
         )
     }
 
-    /// Moves the user's read mark forward to `seq` (never back); returns the mark now stored.
+    /// Moves the user's read mark forward to `seq` (never back); returns the mark
+    /// now stored and whether it moved. A mark that would not move writes nothing.
     pub async fn mark_read(
         &self,
         conversation_id: &ConversationId,
         user_id: &UserId,
         seq: Seq,
-    ) -> StoreResult<i64> {
-        Ok(sqlx::query_scalar(UPSERT_READ_MARK)
+    ) -> StoreResult<(i64, bool)> {
+        let moved: Option<i64> = sqlx::query_scalar(MOVE_READ_MARK)
             .bind(conversation_id)
             .bind(user_id)
             .bind(seq.get())
-            .fetch_one(self.writer())
-            .await?)
+            .fetch_optional(self.writer())
+            .await?;
+        if let Some(now) = moved {
+            return Ok((now, true));
+        }
+        let stored = sqlx::query_scalar(
+            "SELECT last_read_seq FROM read_marks WHERE conversation_id = $1 AND user_id = $2",
+        )
+        .bind(conversation_id)
+        .bind(user_id)
+        .fetch_one(self.writer())
+        .await?;
+        Ok((stored, false))
     }
 }
 
@@ -281,6 +293,13 @@ INSERT INTO read_marks (conversation_id, user_id, last_read_seq) VALUES ($1, $2,
 ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_seq =
   CASE WHEN excluded.last_read_seq > read_marks.last_read_seq
        THEN excluded.last_read_seq ELSE read_marks.last_read_seq END
+RETURNING last_read_seq";
+
+/// Like [`UPSERT_READ_MARK`], but answers no row when the mark would not move.
+const MOVE_READ_MARK: &str = "\
+INSERT INTO read_marks (conversation_id, user_id, last_read_seq) VALUES ($1, $2, $3)
+ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_seq = excluded.last_read_seq
+  WHERE excluded.last_read_seq > read_marks.last_read_seq
 RETURNING last_read_seq";
 
 fn members_of(kind: &str, a: Option<UserId>, b: Option<UserId>) -> Members {

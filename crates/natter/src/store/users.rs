@@ -82,15 +82,6 @@ impl Store {
         )
     }
 
-    pub async fn set_password_hash(&self, user_id: &UserId, hash: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(hash)
-            .execute(self.writer())
-            .await?;
-        Ok(())
-    }
-
     /// Changes the fields that are `Some`, and returns the user as now stored.
     pub async fn update_profile(
         &self,
@@ -150,12 +141,30 @@ impl Store {
             .await?)
     }
 
-    pub async fn insert_session(
+    /// Starts a session if the user's password hash is still `password_hash`
+    /// (the one just verified); false when it changed meanwhile. The no-op update
+    /// locks the user row (PostgreSQL re-checks its condition after waiting for a
+    /// concurrent change; SQLite has one writer), so a password change either
+    /// commits first and this inserts nothing, or commits after and its
+    /// [`Store::change_password`] deletes this session.
+    pub async fn insert_session_if_password(
         &self,
         token_hash: &str,
         user_id: &UserId,
+        password_hash: &str,
         now: Millis,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<bool> {
+        let mut tx = self.writer().begin().await?;
+        let locked = sqlx::query(
+            "UPDATE users SET password_hash = password_hash WHERE id = $1 AND password_hash = $2",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+        if locked.rows_affected() != 1 {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, last_used_at) \
              VALUES ($1, $2, $3, $3)",
@@ -163,9 +172,42 @@ impl Store {
         .bind(token_hash)
         .bind(user_id)
         .bind(now)
-        .execute(self.writer())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Replaces the password hash if it is still `old_hash` and ends every other
+    /// session of the user, in one transaction; returns the ended sessions, or
+    /// `None` when the hash had changed meanwhile.
+    pub async fn change_password(
+        &self,
+        user_id: &UserId,
+        old_hash: &str,
+        new_hash: &str,
+        keep_session: &str,
+    ) -> StoreResult<Option<Vec<String>>> {
+        let mut tx = self.writer().begin().await?;
+        let changed =
+            sqlx::query("UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2")
+                .bind(user_id)
+                .bind(old_hash)
+                .bind(new_hash)
+                .execute(&mut *tx)
+                .await?;
+        if changed.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let ended = sqlx::query_scalar(
+            "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash",
+        )
+        .bind(user_id)
+        .bind(keep_session)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(ended))
     }
 
     /// The session's user and times, whether or not it has expired.
@@ -222,21 +264,6 @@ impl Store {
             .execute(self.writer())
             .await?;
         Ok(())
-    }
-
-    /// Ends every session of the user except `keep_hash`; returns the ended ones.
-    pub async fn delete_other_sessions(
-        &self,
-        user_id: &UserId,
-        keep_hash: &str,
-    ) -> StoreResult<Vec<String>> {
-        Ok(sqlx::query_scalar(
-            "DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2 RETURNING token_hash",
-        )
-        .bind(user_id)
-        .bind(keep_hash)
-        .fetch_all(self.writer())
-        .await?)
     }
 }
 

@@ -89,6 +89,27 @@ macro_rules! on_both_backends {
 }
 pub(crate) use on_both_backends;
 
+/// Runs one scenario on both back-ends with settings changed by `configure`.
+macro_rules! on_both_backends_with {
+    ($configure:expr => $($scenario:ident),* $(,)?) => {$(
+        mod $scenario {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$scenario($crate::helpers::TestApp::sqlite_with($configure).await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(app) = $crate::helpers::TestApp::postgres_with($configure).await {
+                    super::$scenario(app).await;
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both_backends_with;
+
 pub fn postgres_admin_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())

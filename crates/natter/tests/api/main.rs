@@ -24,6 +24,7 @@ mod delivery;
 mod durability;
 mod groups;
 mod lifecycle;
+mod limits;
 mod logs;
 mod node_suites;
 mod presence_cluster;

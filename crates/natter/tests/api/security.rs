@@ -11,27 +11,7 @@ use natter::config::Config;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, on_both_backends};
-
-/// Runs one scenario on both back-ends with settings changed by `configure`.
-macro_rules! on_both_backends_with {
-    ($configure:expr => $($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            use super::*;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$scenario($crate::helpers::TestApp::sqlite_with($configure).await).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                if let Some(app) = $crate::helpers::TestApp::postgres_with($configure).await {
-                    super::$scenario(app).await;
-                }
-            }
-        }
-    )*};
-}
+use crate::helpers::{TestApp, on_both_backends, on_both_backends_with};
 
 async fn assert_up(app: &TestApp) {
     let healthz = app
