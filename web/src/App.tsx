@@ -20,6 +20,7 @@ import { Sidebar } from "./components/Sidebar";
 import { ChatView } from "./components/ChatView";
 import { ProfilePanel } from "./components/ProfilePanel";
 import { LobbyMembers, UserProfile } from "./components/People";
+import { GroupMembers } from "./components/GroupMembers";
 
 export function Root() {
   const [lang, setLangState] = useState<Lang>(detectLang);
@@ -150,7 +151,10 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
 
   // Names for the senders shown in list previews (the lobby has people we may not know yet).
   useEffect(() => {
-    for (const c of state.conversations) if (c.lastMessage) ensureUser(c.lastMessage.senderId);
+    for (const c of state.conversations) {
+      if (c.lastMessage) ensureUser(c.lastMessage.senderId);
+      for (const id of c.lastMessage?.system?.userIds ?? []) ensureUser(id);
+    }
   }, [state.conversations, ensureUser]);
 
   /** Load a conversation where I left off: from the first unread message when there are some, else the newest page. */
@@ -261,6 +265,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
     else navigate("/", { replace: true });
   }, [navigate, cameFromApp]);
   const closeChat = useCallback(() => navigate("/"), [navigate]);
+  const usersLoaded = useCallback((list: User[]) => dispatch({ type: "users", users: list }), []);
 
   const active = chatId ? state.conversations.find((c) => c.id === chatId) ?? null : null;
   const activeLog = chatId ? state.logs[chatId] : undefined;
@@ -293,6 +298,9 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         ensureUser={ensureUser}
         blocked={blocked}
         onUnblock={(id) => { void setBlock(id, false).catch(() => {}); }}
+        onLeave={() => api.leave(active.id, me.id).then(closeChat)}
+        groupMembers={<GroupMembers c={active} me={state.me ?? me} users={state.users} connected={connected} onLoaded={usersLoaded}
+          onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
         lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected} socketRef={socketRef}
           onLoaded={(list) => dispatch({ type: "users", users: list })} onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
       />
