@@ -869,6 +869,7 @@ try {
     const tombstone = (page) => page.locator(`[data-testid=message][data-seq="${oopsSeq}"] [data-testid=message-deleted]`);
     await tombstone(pageB).waitFor();
     assert.equal(await msgByText(pageB, oops).count(), 0);
+    await groupItem(pageB).getByTestId("conversation-preview").filter({ hasText: "Message deleted" }).waitFor();
     await shoot(pageB, "group");
 
     // After a reload B has all of it from the server.

@@ -126,7 +126,7 @@ function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen
   const name = lobby ? t.lobby : c.kind === "group" ? c.title ?? "?" : peer?.displayName ?? "?";
   const last = c.lastMessage;
   const preview = last?.system ? systemSentence(t, last.system, (id) => (id === meId ? t.me : users[id]?.displayName ?? "…"))
-    : last ? (last.senderId === meId ? t.you : lobby || c.kind === "group" ? `${senderName}: ` : "") + last.msg
+    : last ? (last.senderId === meId ? t.you : lobby || c.kind === "group" ? `${senderName}: ` : "") + (last.deletedAt != null ? t.messageDeleted : last.msg)
     : lobby ? t.lobbyDesc : peer?.statusMessage || "";
   return (
     <button
