@@ -893,6 +893,8 @@ try {
     await pageA.getByTestId("group-add-submit").click();
     await waitCount(pageA.getByTestId("group-member"), 3);
     await groupItem(pageB).getByTestId("conversation-preview").filter({ hasText: /^Alice.* added 민지$/ }).waitFor();
+    // C, back in, has the group in its (Korean) list, the change in words.
+    await groupItem(pageC).getByTestId("conversation-preview").filter({ hasText: /^Alice.*님이 민지님을 초대했습니다$/ }).waitFor();
 
     // An inline rename reaches B live.
     await pageA.getByTestId("group-rename").click();

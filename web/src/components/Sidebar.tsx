@@ -101,7 +101,7 @@ function ConversationList({ state, activeId, connected, onOpen, onFindPeople }: 
           <li key={c.id}>
             <ConversationItem c={c} peer={c.peer ? state.users[c.peer.id] ?? c.peer : null} meId={me.id}
               senderName={c.lastMessage ? state.users[c.lastMessage.senderId]?.displayName ?? c.lastMessage.user : ""}
-              active={activeId === c.id} connected={connected} onOpen={onOpen} lang={lang} users={state.users} />
+              active={activeId === c.id} connected={connected} onOpen={onOpen} lang={lang} users={state.users} meName={me.displayName} />
           </li>
         ))}
       </ul>
@@ -117,15 +117,15 @@ function ConversationList({ state, activeId, connected, onOpen, onFindPeople }: 
   );
 }
 
-function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen, lang, users }: {
+function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen, lang, users, meName }: {
   c: Conversation; peer: User | null; meId: string; senderName: string; active: boolean; connected: boolean; onOpen: (id: string) => void; lang: "ko" | "en";
-  users: Record<string, User>;
+  users: Record<string, User>; meName: string;
 }) {
   const { t } = useI18n();
   const lobby = c.kind === "lobby";
   const name = lobby ? t.lobby : c.kind === "group" ? c.title ?? "?" : peer?.displayName ?? "?";
   const last = c.lastMessage;
-  const preview = last?.system ? systemSentence(t, last.system, (id) => (id === meId ? t.me : users[id]?.displayName ?? "…"))
+  const preview = last?.system ? systemSentence(t, last.system, (id) => (id === meId ? meName : users[id]?.displayName ?? "…"))
     : last ? (last.senderId === meId ? t.you : lobby || c.kind === "group" ? `${senderName}: ` : "") + (last.deletedAt != null ? t.messageDeleted : last.msg)
     : lobby ? t.lobbyDesc : peer?.statusMessage || "";
   return (
