@@ -2,7 +2,7 @@
 //! use one, read marks and typing (groups: [`super::groups`]). Non-members get the same 404 as for a
 //! conversation that does not exist.
 
-use super::rate_limits::Action;
+use super::rate_limits::{Action, Typing};
 use super::sessions::AuthUser;
 use super::{blocks, public_user};
 use crate::contract::{Conversation, ConversationKind};
@@ -132,19 +132,41 @@ pub async fn mark_read(
 }
 
 /// Tells the other members the caller is typing: at most once per
-/// `NATTER_TYPING_INTERVAL_MS` per conversation, the rest are dropped.
+/// `NATTER_TYPING_INTERVAL_MS` per conversation; one that comes too soon goes
+/// out when the interval ends, and the rest are dropped.
 pub async fn typing(
     ctx: &Ctx,
     caller: &AuthUser,
     conversation_id: &ConversationId,
 ) -> AppResult<()> {
     let members = membership(ctx, &caller.id, conversation_id).await?;
-    if !ctx.limits.typing_passes(&caller.id, conversation_id) {
-        return Ok(());
+    match ctx.limits.typing(&caller.id, conversation_id) {
+        Typing::Now => announce_typing(ctx, &members, conversation_id, &caller.id).await,
+        Typing::Drop => Ok(()),
+        Typing::After(wait) => {
+            let (ctx, user, conversation) =
+                (ctx.clone(), caller.id.clone(), conversation_id.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                ctx.limits.typing_released(&user, &conversation);
+                if let Err(e) = announce_typing(&ctx, &members, &conversation, &user).await {
+                    tracing::debug!("held-back typing not announced: {e}");
+                }
+            });
+            Ok(())
+        }
     }
-    let blockers = ctx.store.blockers_of(&caller.id).await?;
+}
+
+async fn announce_typing(
+    ctx: &Ctx,
+    members: &Members,
+    conversation_id: &ConversationId,
+    user_id: &UserId,
+) -> AppResult<()> {
+    let blockers = ctx.store.blockers_of(user_id).await?;
     ctx.notifier
-        .typing(&members, conversation_id, &caller.id, &blockers)
+        .typing(members, conversation_id, user_id, &blockers)
         .await;
     Ok(())
 }
