@@ -12,6 +12,7 @@ pub mod groups;
 pub mod lifecycle;
 pub mod me;
 pub mod openapi;
+pub mod search;
 pub mod users;
 pub mod web;
 
@@ -49,6 +50,7 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                         .routes(routes!(me::put_avatar, me::delete_avatar))
                         .layer(DefaultBodyLimit::max(me::AVATAR_BODY_LIMIT)),
                 )
+                .routes(routes!(search::messages))
                 .routes(routes!(users::list))
                 .routes(routes!(users::get))
                 .routes(routes!(avatars::get))
@@ -60,6 +62,7 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                 .routes(routes!(lifecycle::edit, lifecycle::delete))
                 .routes(routes!(lifecycle::react, lifecycle::unreact))
                 .routes(routes!(conversations::read))
+                .routes(routes!(conversations::mute))
                 .routes(routes!(conversations::chat))
                 .routes(routes!(openapi_json)),
         )

@@ -11,6 +11,7 @@ pub mod messages;
 pub mod origin;
 pub mod presence;
 pub mod profiles;
+pub mod search;
 pub mod send_limit;
 pub mod sessions;
 

@@ -16,6 +16,7 @@ pub mod changes;
 pub mod conversations;
 pub mod groups;
 pub mod messages;
+pub mod search;
 pub mod users;
 pub mod writer;
 
