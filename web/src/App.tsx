@@ -215,9 +215,9 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
     if (s?.connected) s.emit("typing", { conversationId });
   }, [socketRef]);
 
-  const send = useCallback((conversationId: string, msg: string, clientId?: string, createdAt?: number) => {
+  const send = useCallback((conversationId: string, msg: string, clientId?: string, createdAt?: number, replyTo?: number) => {
     lastTypingEmit.current[conversationId] = 0; // the next keystroke announces typing again
-    void outbox.send(conversationId, msg, clientId, createdAt);
+    void outbox.send(conversationId, msg, clientId, createdAt, replyTo);
   }, [outbox]);
 
   const startChat = useCallback(async (userId: string) => {
@@ -267,7 +267,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         users={state.users}
         typing={state.typing[active.id] ?? {}}
         connected={connected}
-        onSend={(msg, clientId, createdAt) => send(active.id, msg, clientId, createdAt)}
+        onSend={(msg, clientId, createdAt, replyTo) => send(active.id, msg, clientId, createdAt, replyTo)}
         onTyping={() => typing(active.id)}
         onLoadOlder={() => loadOlder(active.id)}
         onBack={goBack}

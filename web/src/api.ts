@@ -66,6 +66,12 @@ export const api = {
       "GET", `/api/users?q=${enc(q)}&limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ""}`),
   user: (id: string) => request<{ user: User }>("GET", `/api/users/${enc(id)}`),
   startChat: (userId: string) => request<{ conversation: Conversation }>("POST", "/api/conversations", { userId }),
+  createGroup: (title: string, userIds: string[]) =>
+    request<{ conversation: Conversation }>("POST", "/api/conversations", { kind: "group", title, userIds }),
+  rename: (id: string, title: string) =>
+    request<{ conversation: Conversation }>("PATCH", `/api/conversations/${enc(id)}`, { title }),
+  leave: (id: string, userId: string) =>
+    request<void>("DELETE", `/api/conversations/${enc(id)}/members/${enc(userId)}`),
   conversations: () => request<{ conversations: Conversation[] }>("GET", "/api/conversations"),
   conversation: (id: string) => request<{ conversation: Conversation }>("GET", `/api/conversations/${enc(id)}`),
   messages: (id: string, opts: { before?: number; after?: number; sinceRev?: number; limit?: number } = {}) => {

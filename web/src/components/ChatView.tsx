@@ -12,7 +12,7 @@ import { firstUnreadSeq, lastReadByPeer, newerThan, type ChatLog, type LocalMess
 import type { Conversation, User } from "../types";
 import { Avatar } from "./Avatar";
 import { Linkified } from "./Linkified";
-import { MessageTools, ReplyQuote, SystemLine, isDeleted } from "./MessageExtras";
+import { GroupActions, MessageTools, ReplyQuote, SystemLine, isDeleted } from "./MessageExtras";
 
 interface Props {
   conversation: Conversation;
@@ -21,7 +21,7 @@ interface Props {
   users: Record<string, User>;
   typing: Record<string, number>;
   connected: boolean;
-  onSend: (msg: string, clientId?: string, createdAt?: number) => void;
+  onSend: (msg: string, clientId?: string, createdAt?: number, replyTo?: number) => void;
   onTyping: () => void;
   onLoadOlder: () => Promise<void>;
   onBack: () => void;
@@ -41,8 +41,9 @@ export function ChatView(p: Props) {
   const { t, lang } = useI18n();
   const lobby = c.kind === "lobby";
   const peer = c.peer ? users[c.peer.id] ?? c.peer : null;
-  const title = lobby ? t.lobby : peer?.displayName ?? "?";
+  const title = lobby ? t.lobby : c.kind === "group" ? c.title ?? "?" : peer?.displayName ?? "?";
   const [showMembers, setShowMembers] = useState(false);
+  const [replyTo, setReplyTo] = useState<LocalMessage | null>(null);
   // Where I left off: the read mark when the conversation was opened.
   const [readAtOpen] = useState(c.lastReadSeq);
 
@@ -50,6 +51,7 @@ export function ChatView(p: Props) {
   const typers = Object.entries(typing).filter(([uid, until]) => uid !== me.id && until > now).map(([uid]) => users[uid]?.displayName ?? (peer?.id === uid ? peer.displayName : "…"));
   const status = typers.length > 0 ? <span className="text-indigo-600">{t.typing(typers.join(", "))}</span>
     : lobby ? t.lobbyDesc
+    : c.kind === "group" ? t.membersOf(c.memberCount)
     : peer ? (!connected ? t.waitingForNetwork : peer.statusMessage ? `${presenceText(peer, lang, t)} · ${peer.statusMessage}` : presenceText(peer, lang, t))
     : "";
 
@@ -72,19 +74,27 @@ export function ChatView(p: Props) {
             <span className="block truncate text-xs text-slate-500" aria-live="polite" data-testid="chat-status">{status}</span>
           </span>
         </button>
+        {c.kind === "group" && <GroupActions c={c} meId={me.id} onLeft={onClose} />}
       </header>
       {lobby && showMembers && p.lobbyMembers}
       {log?.loaded ? (
-        <MessageList {...p} readAtOpen={readAtOpen} title={title} typers={typers} />
+        <MessageList {...p} readAtOpen={readAtOpen} title={title} typers={typers} onReply={setReplyTo} />
       ) : (
         <div className="min-h-0 flex-1" data-testid="message-list-loading" role="status" aria-label={t.connecting} />
       )}
-      <Composer key={c.id} conversationId={c.id} meId={me.id} onSend={(text) => p.onSend(text)} onTyping={p.onTyping} />
+      {replyTo && (
+        <div data-testid="replying-to" className="flex items-center gap-2 border-t border-slate-200 bg-slate-50 px-3 py-1.5 text-xs text-slate-600 md:px-5">
+          <span className="min-w-0 flex-1 truncate">{t.replyingTo(users[replyTo.senderId]?.displayName ?? replyTo.user)}: {replyTo.msg}</span>
+          <button type="button" onClick={() => setReplyTo(null)} data-testid="reply-cancel" className="rounded px-1 hover:bg-slate-200">{t.cancel}</button>
+        </div>
+      )}
+      <Composer key={c.id} conversationId={c.id} meId={me.id} onTyping={p.onTyping}
+        onSend={(text) => { p.onSend(text, undefined, undefined, replyTo?.seq ?? undefined); setReplyTo(null); }} />
     </section>
   );
 }
 
-function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onSeen, ensureUser, readAtOpen, title, typers }: Props & { readAtOpen: number; title: string; typers: string[] }) {
+function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onSeen, ensureUser, readAtOpen, title, typers, onReply }: Props & { readAtOpen: number; title: string; typers: string[]; onReply: (m: LocalMessage) => void }) {
   const { t } = useI18n();
   const lobby = c.kind === "lobby";
   const messages = useMemo(() => log?.messages ?? [], [log?.messages]);
@@ -183,7 +193,7 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
           return (
             <MessageRow m={m} mine={m.senderId === me.id} grouped={grouped} showTime={endsGroup || m.status !== "sent"}
               sender={users[m.senderId]} newDay={newDay} divider={m.seq != null && m.seq === dividerSeq}
-              read={readSeq != null && m.seq === readSeq} onRetry={retry} meId={me.id} users={users} />
+              read={readSeq != null && m.seq === readSeq} onRetry={retry} meId={me.id} users={users} onReply={onReply} />
           );
         }}
       />
@@ -244,9 +254,10 @@ function EmptyChat({ text }: { text: string }) {
   );
 }
 
-const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender, read, newDay, divider, onRetry, meId, users }: {
+const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender, read, newDay, divider, onRetry, meId, users, onReply }: {
   m: LocalMessage; mine: boolean; grouped: boolean; showTime: boolean; sender: User | undefined; read: boolean;
   newDay: boolean; divider: boolean; onRetry: (m: LocalMessage) => void; meId: string; users: Record<string, User>;
+  onReply: (m: LocalMessage) => void;
 }) {
   const { t, lang } = useI18n();
   const name = mine ? t.me : sender?.displayName ?? m.user;
@@ -289,7 +300,7 @@ const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender
             </p>
             {showTime && <time className="shrink-0 pb-0.5 text-[11px] text-slate-500" dateTime={new Date(m.createdAt).toISOString()}>{timeOf(m.createdAt, lang)}</time>}
           </div>
-          <MessageTools m={m} meId={meId} mine={mine} users={users} />
+          <MessageTools m={m} meId={meId} mine={mine} users={users} onReply={onReply} />
           {mine && m.status === "pending" && (
             <span className="mt-0.5 flex items-center gap-1 px-1 text-[11px] text-slate-500" data-testid="message-pending">
               <svg viewBox="0 0 24 24" className="h-3 w-3" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="M12 6v6l4 2m5-2a9 9 0 1 1-18 0 9 9 0 0 1 18 0Z" strokeLinecap="round" strokeLinejoin="round" /></svg>

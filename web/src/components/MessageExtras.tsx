@@ -6,7 +6,7 @@ import { useState } from "react";
 import { api } from "../api";
 import { errorText, useI18n } from "../i18n";
 import type { LocalMessage } from "../state/messages";
-import type { User } from "../types";
+import type { Conversation, User } from "../types";
 
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 
@@ -88,5 +88,24 @@ export function SystemLine({ m, users }: { m: LocalMessage; users: Record<string
   return (
     <div data-testid="system-message" data-seq={m.seq ?? ""} data-action={s.action}
       className="px-3 py-2 text-center text-xs text-slate-500 md:px-6">{text}</div>
+  );
+}
+
+/** Rename and leave, in a group's header. */
+export function GroupActions({ c, meId, onLeft }: { c: Conversation; meId: string; onLeft: () => void }) {
+  const { t } = useI18n();
+  const [error, setError] = useState<string | null>(null);
+  const fail = (e: { code?: string }) => setError(e.code ?? "unknown");
+  const rename = () => {
+    const title = window.prompt(t.renameGroup, c.title ?? "");
+    if (title != null && title.trim() !== "" && title !== c.title) api.rename(c.id, title).then(() => setError(null)).catch(fail);
+  };
+  const leave = () => { if (window.confirm(t.leaveGroup + "?")) api.leave(c.id, meId).then(onLeft).catch(fail); };
+  return (
+    <div className="flex shrink-0 items-center gap-1 text-xs">
+      <button type="button" onClick={rename} data-testid="group-rename" className="rounded-lg px-2 py-1 text-slate-600 hover:bg-slate-100">{t.renameGroup}</button>
+      <button type="button" onClick={leave} data-testid="group-leave" className="rounded-lg px-2 py-1 text-rose-700 hover:bg-rose-50">{t.leaveGroup}</button>
+      {error && <span role="alert" className="text-rose-700">{errorText(t, error)}</span>}
+    </div>
   );
 }

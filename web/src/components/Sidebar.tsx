@@ -114,7 +114,7 @@ function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen
 }) {
   const { t } = useI18n();
   const lobby = c.kind === "lobby";
-  const name = lobby ? t.lobby : peer?.displayName ?? "?";
+  const name = lobby ? t.lobby : c.kind === "group" ? c.title ?? "?" : peer?.displayName ?? "?";
   const last = c.lastMessage;
   const preview = last ? (last.senderId === meId ? t.you : lobby ? `${senderName}: ` : "") + last.msg : lobby ? t.lobbyDesc : peer?.statusMessage || "";
   return (
@@ -153,6 +153,7 @@ function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: 
   const [results, setResults] = useState<User[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [picked, setPicked] = useState<string[]>([]);
   const seq = useRef(0);
   useEffect(() => {
     const n = ++seq.current;
@@ -173,6 +174,7 @@ function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: 
             className="w-full rounded-xl border border-slate-200 bg-slate-50 py-2 pl-9 pr-3 text-sm outline-none transition focus:border-indigo-500 focus:bg-white focus:ring-4 focus:ring-indigo-500/15" />
         </label>
       </div>
+      {picked.length > 0 && <NewGroup userIds={picked} onDone={() => setPicked([])} />}
       {error && <p role="alert" className="px-4 py-2 text-sm text-rose-600">{errorText(t, error)}</p>}
       {results && results.length === 0 && <p className="px-4 py-6 text-center text-sm text-slate-500">{t.noResults}</p>}
       <ul className="space-y-0.5" aria-live="polite">
@@ -180,6 +182,9 @@ function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: 
           const u = users[r.id] ?? r;
           return (
             <li key={u.id} data-testid="directory-result" data-username={u.username} className="flex items-center gap-3 rounded-xl px-3 py-2 hover:bg-slate-50">
+              <input type="checkbox" data-testid="group-pick" aria-label={`${t.addToGroup}: ${u.displayName}`} checked={picked.includes(u.id)}
+                onChange={(e) => setPicked((p) => e.target.checked ? [...p, u.id] : p.filter((x) => x !== u.id))}
+                className="h-4 w-4 shrink-0 accent-indigo-600" />
               <button onClick={() => onProfile(u.id)} data-testid="directory-profile" title={t.viewProfile}
                 className="flex min-w-0 flex-1 items-center gap-3 rounded-lg text-left focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
                 <Avatar id={u.id} name={u.displayName} url={u.avatarUrl} online={connected ? u.online : null} />
@@ -214,6 +219,33 @@ function Directory({ onStartChat, users, connected, onProfile }: { onStartChat: 
         </div>
       )}
     </section>
+  );
+}
+
+/** Creating a group of the people picked in the directory. */
+function NewGroup({ userIds, onDone }: { userIds: string[]; onDone: () => void }) {
+  const { t } = useI18n();
+  const navigate = useNavigate();
+  const [title, setTitle] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const create = () => {
+    api.createGroup(title, userIds).then(({ conversation }) => {
+      onDone();
+      navigate(`/c/${encodeURIComponent(conversation.id)}`, { state: { inApp: true } });
+    }).catch((e) => setError(e instanceof ApiError ? e.code : "unknown"));
+  };
+  return (
+    <form data-testid="new-group" className="mx-2 mb-2 flex flex-wrap items-center gap-2 rounded-xl bg-indigo-50 p-2"
+      onSubmit={(e) => { e.preventDefault(); create(); }}>
+      <input value={title} onChange={(e) => setTitle(e.target.value)} placeholder={t.groupName} aria-label={t.groupName}
+        data-testid="new-group-title" maxLength={100}
+        className="min-w-0 flex-1 rounded-lg border border-slate-200 px-2 py-1 text-sm" />
+      <button type="submit" data-testid="new-group-create" disabled={title.trim() === ""}
+        className="rounded-lg bg-indigo-600 px-3 py-1 text-xs font-semibold text-white disabled:opacity-50">
+        {t.newGroup(userIds.length + 1)}
+      </button>
+      {error && <p role="alert" className="w-full text-xs text-rose-700">{errorText(t, error)}</p>}
+    </form>
   );
 }
 

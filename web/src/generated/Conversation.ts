@@ -3,12 +3,25 @@ import type { ConversationId } from "./ConversationId";
 import type { ConversationKind } from "./ConversationKind";
 import type { Message } from "./Message";
 import type { User } from "./User";
+import type { UserId } from "./UserId";
 
 export type Conversation = { id: ConversationId, kind: ConversationKind, 
 /**
- * The other member of a direct conversation; `null` for the lobby.
+ * The other member of a direct conversation; `null` for groups and the lobby.
  */
-peer: User | null, lastMessage: Message | null, unreadCount: number, lastReadSeq: number, peerLastReadSeq: number, createdAt: number, 
+peer: User | null, 
+/**
+ * A group's title; `null` for direct conversations and the lobby.
+ */
+title: string | null, 
+/**
+ * A group's owner; `null` unless a group.
+ */
+ownerId: UserId | null, memberCount: number, 
+/**
+ * The counter of changes: `GET …/messages?sinceRev=` from here on.
+ */
+rev: number, lastMessage: Message | null, unreadCount: number, lastReadSeq: number, peerLastReadSeq: number, createdAt: number, 
 /**
  * When the last message arrived (or the conversation was created).
  */

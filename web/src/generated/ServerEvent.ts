@@ -9,4 +9,4 @@ import type { User } from "./User";
 /**
  * Everything a client can receive, one variant per event.
  */
-export type ServerEvent = { "event": "message", "data": Message } | { "event": "conversation", "data": Conversation } | { "event": "typing", "data": TypingEvent } | { "event": "read", "data": ReadEvent } | { "event": "presence", "data": PresenceEvent } | { "event": "user", "data": User };
+export type ServerEvent = { "event": "message", "data": Message } | { "event": "message:update", "data": Message } | { "event": "conversation", "data": Conversation } | { "event": "typing", "data": TypingEvent } | { "event": "read", "data": ReadEvent } | { "event": "presence", "data": PresenceEvent } | { "event": "user", "data": User };

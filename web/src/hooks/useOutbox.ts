@@ -39,7 +39,7 @@ export function useOutbox(me: User, socketRef: MutableRefObject<Socket | null>, 
         if (!item || !s || !s.connected) return;
         let message: Message;
         try {
-          const ack = await s.timeout(10_000).emitWithAck("message:send", { conversationId: item.conversationId, msg: item.msg, clientId: item.clientId });
+          const ack = await s.timeout(10_000).emitWithAck("message:send", { conversationId: item.conversationId, msg: item.msg, clientId: item.clientId, ...(item.replyTo != null ? { replyTo: item.replyTo } : {}) });
           if (!ack || ack.error || !ack.message) throw new ApiError(ack?.error ? 400 : 0, ack?.error?.code ?? "unknown", ack?.error?.message ?? "");
           message = ack.message;
         } catch (e) {
@@ -83,10 +83,10 @@ export function useOutbox(me: User, socketRef: MutableRefObject<Socket | null>, 
   useEffect(() => () => { if (retryTimer.current) clearTimeout(retryTimer.current); }, []);
 
   /** Queue a message (or re-queue a failed one with its clientId) and send when possible. */
-  const send = useCallback(async (conversationId: string, msg: string, clientId?: string, createdAt?: number) => {
-    const item = { conversationId, msg, clientId: clientId ?? newClientId(), senderId: me.id, user: me.username, createdAt: createdAt ?? Date.now() };
+  const send = useCallback(async (conversationId: string, msg: string, clientId?: string, createdAt?: number, replyTo?: number) => {
+    const item = { conversationId, msg, clientId: clientId ?? newClientId(), senderId: me.id, user: me.username, createdAt: createdAt ?? Date.now(), replyTo };
     items.current = enqueue(items.current, item);
-    dispatch({ type: "pending", message: item });
+    dispatch({ type: "pending", message: { ...item, replyTo: undefined } });
     await persist();
     void flush();
   }, [me.id, me.username, dispatch, persist, flush]);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Conversation, Message } from "../types";
+import { LIFECYCLE } from "./testFixtures";
 import {
+  highestRev,
   addPending, applyHistoryPage, applyMessageToConversation, countUnread, emptyLog, firstStoredSeq,
   lastReadByPeer, lastStoredSeq, markReadUpTo, mergeMessages, setStatus, sortConversations, upsertConversation,
   type LocalMessage,
@@ -10,10 +12,10 @@ const ME = "1";
 const PEER = "2";
 let t0 = 1_700_000_000_000;
 function msg(seq: number, senderId = PEER, clientId = `c${seq}`, conversationId = "d1"): Message {
-  return { id: `m${seq}`, conversationId, seq, senderId, user: senderId === ME ? "me" : "peer", msg: `hello ${seq}`, clientId, createdAt: t0 + seq * 1000 };
+  return { id: `m${seq}`, conversationId, seq, senderId, user: senderId === ME ? "me" : "peer", msg: `hello ${seq}`, clientId, createdAt: t0 + seq * 1000, ...LIFECYCLE, rev: seq };
 }
 function conv(id: string, over: Partial<Conversation> = {}): Conversation {
-  return { id, kind: id === "lobby" ? "lobby" : "direct", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, createdAt: 0, lastActivityAt: 0, ...over };
+  return { id, kind: id === "lobby" ? "lobby" : "direct", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, createdAt: 0, lastActivityAt: 0, ...over };
 }
 const seqs = (l: LocalMessage[]) => l.map((m) => m.seq);
 
@@ -42,6 +44,17 @@ describe("mergeMessages", () => {
     l = addPending(l, { conversationId: "d1", clientId: "x", msg: "hi", senderId: ME, user: "me", createdAt: t0 });
     l = mergeMessages(l, [msg(2)]);
     expect(l.map((m) => m.seq ?? m.clientId)).toEqual([1, 2, "x"]);
+  });
+
+  it("replaces a held message by a later change of it, never by an older copy", () => {
+    let l = mergeMessages([], [msg(1)]);
+    const edited = { ...msg(1), msg: "edited", editedAt: t0, rev: 5 };
+    l = mergeMessages(l, [edited]);
+    expect(l[0]).toMatchObject({ msg: "edited", rev: 5 });
+    l = mergeMessages(l, [msg(1)]);
+    expect(l[0].msg).toBe("edited");
+    const deleted = { ...msg(1), msg: "", deletedAt: t0, rev: 6 };
+    expect(highestRev(mergeMessages(l, [deleted]))).toBe(6);
   });
 });
 

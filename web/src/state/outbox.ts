@@ -9,6 +9,8 @@ export interface OutboxItem {
   senderId: string;
   user: string;
   createdAt: number;
+  /** The seq of the message this one replies to. */
+  replyTo?: number;
   /** Monotonic order of writing; sends go out in this order. */
   order: number;
 }

@@ -1,14 +1,15 @@
 import { describe, expect, it } from "vitest";
 import type { Conversation, Message, User } from "../types";
 import { initialState, reducer, type State } from "./store";
+import { LIFECYCLE } from "./testFixtures";
 
 const me: User = { id: "1", username: "alice", displayName: "Alice", avatarUrl: null, statusMessage: "", online: true, lastSeenAt: null };
 const bob: User = { id: "2", username: "bob", displayName: "Bob", avatarUrl: null, statusMessage: "", online: false, lastSeenAt: 5 };
 const m = (seq: number, senderId = "2", clientId = `c${seq}`): Message =>
-  ({ id: `m${seq}`, conversationId: "d1", seq, senderId, user: senderId === "1" ? "alice" : "bob", msg: `m${seq}`, clientId, createdAt: 1000 + seq });
+  ({ id: `m${seq}`, conversationId: "d1", seq, senderId, user: senderId === "1" ? "alice" : "bob", msg: `m${seq}`, clientId, createdAt: 1000 + seq, ...LIFECYCLE, rev: seq });
 const conv = (over: Partial<Conversation> = {}): Conversation =>
-  ({ id: "d1", kind: "direct", peer: bob, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, createdAt: 0, lastActivityAt: 0, ...over });
-const lobby: Conversation = { id: "lobby", kind: "lobby", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, createdAt: 0, lastActivityAt: 0 };
+  ({ id: "d1", kind: "direct", peer: bob, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, createdAt: 0, lastActivityAt: 0, ...over });
+const lobby: Conversation = { id: "lobby", kind: "lobby", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, createdAt: 0, lastActivityAt: 0 };
 
 function start(): State {
   let s = reducer(initialState, { type: "signedIn", me });

@@ -23,6 +23,7 @@ use crate::store::writer::Sent;
     responses(
         (status = 201, description = "created", body = ConversationAnswer),
         (status = 200, description = "it already existed", body = ConversationAnswer),
+        (status = 400, description = "`invalid_body`: no `userId`, or a group without `title` or `userIds`", body = ErrorBody),
         (status = 404, description = "`not_found`: no such user", body = ErrorBody),
         (status = 422, description = "`cannot_chat_with_self`, `invalid_kind`, `invalid_title`, `invalid_members`, `too_many_members`", body = ErrorBody),
     ))]
@@ -33,8 +34,9 @@ pub async fn open(
 ) -> AppResult<(StatusCode, Json<ConversationAnswer>)> {
     match body.kind.as_deref() {
         Some("group") => {
-            let title = body.title.unwrap_or_default();
-            let user_ids = body.user_ids.unwrap_or_default();
+            let (Some(title), Some(user_ids)) = (body.title, body.user_ids) else {
+                return Err(missing("a group needs `title` and `userIds`"));
+            };
             let conversation = groups::create(&ctx, &user, &title, &user_ids).await?;
             return Ok((
                 StatusCode::CREATED,
@@ -49,8 +51,10 @@ pub async fn open(
             ));
         }
     }
-    let peer = UserId::parse(body.user_id.as_deref().unwrap_or_default())
-        .map_err(|_| AppError::NotFound("user"))?;
+    let peer = body
+        .user_id
+        .ok_or_else(|| missing("`userId` is required"))?;
+    let peer = UserId::parse(&peer).map_err(|_| AppError::NotFound("user"))?;
     let (conversation, created) = conversations::open_direct(&ctx, &user, &peer).await?;
     let status = if created {
         StatusCode::CREATED
@@ -204,6 +208,11 @@ pub async fn read(
     let id = ConversationId::parse(&id)?;
     conversations::mark_read(&ctx, &user, &id, seq).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// 400 `invalid_body`, as the JSON extractor answers for a missing field.
+fn missing(what: &str) -> AppError {
+    AppError::bad_request("invalid_body", format!("invalid body: {what}"))
 }
 
 fn sent_response(sent: Sent) -> (StatusCode, Json<MessageAnswer>) {

@@ -75,6 +75,8 @@ pub async fn add(
     conversation_id: &ConversationId,
     user_ids: &[String],
 ) -> AppResult<Conversation> {
+    // A non-member learns nothing, not even which of the ids exist.
+    membership(ctx, &actor.id, conversation_id).await?;
     let user_ids = member_ids(user_ids, &actor.id, GROUP_MAX_MEMBERS)?;
     if user_ids.is_empty() {
         return Err(AppError::invalid(
@@ -82,8 +84,6 @@ pub async fn add(
             "name at least one user to add",
         ));
     }
-    // A non-member learns nothing, not even which of the ids exist.
-    membership(ctx, &actor.id, conversation_id).await?;
     known_users(ctx, &user_ids).await?;
     let change = GroupChange::Add {
         conversation_id: conversation_id.clone(),
