@@ -11,6 +11,7 @@
 use sqlx::FromRow;
 
 use super::messages::messages_at;
+use super::users::escape_like;
 use super::{Backend, Store, StoreResult};
 use crate::contract::Message;
 use crate::domain::{ConversationId, UserId};
@@ -30,7 +31,7 @@ pub struct MessageSearch<'a> {
 
 #[derive(Debug, FromRow)]
 struct Hit {
-    key: i64,
+    hit_key: i64,
     conversation_id: ConversationId,
     seq: i64,
 }
@@ -50,13 +51,13 @@ impl Store {
     ) -> StoreResult<Vec<(Message, i64)>> {
         let sql = match self.backend {
             Backend::Sqlite if search.text.chars().count() >= TRIGRAM => format!(
-                "SELECT k.id AS key, k.conversation_id, k.seq \
+                "SELECT k.id AS hit_key, k.conversation_id, k.seq \
                  FROM message_search s JOIN message_search_keys k ON k.id = s.rowid \
-                 WHERE message_search MATCH $1 AND {IN_CALLERS_CONVERSATIONS} \
+                 WHERE s.msg MATCH $1 AND {IN_CALLERS_CONVERSATIONS} \
                  AND s.rowid < $4 ORDER BY s.rowid DESC LIMIT $5"
             ),
             Backend::Sqlite => format!(
-                "SELECT k.id AS key, k.conversation_id, k.seq \
+                "SELECT k.id AS hit_key, k.conversation_id, k.seq \
                  FROM message_search_keys k JOIN messages m \
                  ON m.conversation_id = k.conversation_id AND m.seq = k.seq \
                  WHERE instr(lower(m.msg), lower($1)) > 0 AND m.deleted_at IS NULL \
@@ -64,7 +65,7 @@ impl Store {
                  ORDER BY k.id DESC LIMIT $5"
             ),
             Backend::Postgres => format!(
-                "SELECT k.search_key AS key, k.conversation_id, k.seq FROM messages k \
+                "SELECT k.search_key AS hit_key, k.conversation_id, k.seq FROM messages k \
                  WHERE lower(k.msg) LIKE lower($1) ESCAPE '\\' \
                  AND k.type = 'text' AND k.deleted_at IS NULL AND {IN_CALLERS_CONVERSATIONS} \
                  AND k.search_key < $4 ORDER BY k.search_key DESC LIMIT $5"
@@ -73,7 +74,7 @@ impl Store {
         let pattern = match self.backend {
             Backend::Sqlite if search.text.chars().count() >= TRIGRAM => fts_phrase(search.text),
             Backend::Sqlite => search.text.to_owned(),
-            Backend::Postgres => format!("%{}%", like_escape(search.text)),
+            Backend::Postgres => format!("%{}%", escape_like(search.text)),
         };
         let hits: Vec<Hit> = sqlx::query_as(&sql)
             .bind(pattern)
@@ -111,7 +112,7 @@ impl Store {
                         && m.seq == hit.seq
                         && m.deleted_at.is_none()
                 })?;
-                Some((loaded.swap_remove(index), hit.key))
+                Some((loaded.swap_remove(index), hit.hit_key))
             })
             .collect())
     }
@@ -123,18 +124,6 @@ fn fts_phrase(text: &str) -> String {
     format!("\"{}\"", text.replace('"', "\"\""))
 }
 
-/// The text as a literal inside a `LIKE … ESCAPE '\'` pattern.
-fn like_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +131,5 @@ mod tests {
     #[test]
     fn query_text_is_literal() {
         assert_eq!(fts_phrase("say \"hi\" OR"), "\"say \"\"hi\"\" OR\"");
-        assert_eq!(like_escape("50%_a\\b"), "50\\%\\_a\\\\b");
     }
 }

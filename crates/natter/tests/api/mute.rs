@@ -39,11 +39,16 @@ async fn muting_is_per_member_and_idempotent(app: TestApp) {
     }
     assert_eq!(muted_in_list(&app, &alice, &id).await, true);
     assert_eq!(muted_in_list(&app, &bob, &id).await, false, "per member");
-    let (_, body) = app.get(&format!("/api/conversations/{id}"), &alice.token).await;
+    let (_, body) = app
+        .get(&format!("/api/conversations/{id}"), &alice.token)
+        .await;
     assert_eq!(body["conversation"]["muted"], true);
 
     let (status, body) = mute(&app, &alice, "lobby", json!(true)).await;
-    assert_eq!((status, &body["conversation"]["muted"]), (StatusCode::OK, &json!(true)));
+    assert_eq!(
+        (status, &body["conversation"]["muted"]),
+        (StatusCode::OK, &json!(true))
+    );
     assert_eq!(muted_in_list(&app, &bob, "lobby").await, false);
 
     for _ in 0..2 {
