@@ -214,9 +214,11 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
     else void load(chatId);
   }, [chatId, focusSeq, load, loadAround]);
 
+  // Like opening a chat from the list: from an open chat the entry is replaced, so Back still leads to the list.
   const jumpTo = useCallback((conversationId: string, seq: number) => {
-    navigate(`/c/${encodeURIComponent(conversationId)}`, { state: { inApp: true, focusSeq: seq } });
-  }, [navigate]);
+    const inApp = chatId ? !!(location.state as { inApp?: boolean } | null)?.inApp : true;
+    navigate(`/c/${encodeURIComponent(conversationId)}`, { replace: !!chatId, state: { inApp, focusSeq: seq } });
+  }, [navigate, chatId, location.state]);
 
   const toggleMute = useCallback(async (c: Conversation) => {
     try { dispatch({ type: "conversation", conversation: (await api.mute(c.id, !c.muted)).conversation }); } catch { /* the button stays as it was */ }
