@@ -142,10 +142,9 @@ async fn apply(ctx: &Ctx, actor: &AuthUser, change: GroupChange) -> AppResult<()
         left,
         ..
     } = applied
+        && let Some(Members::Group(ids)) = ctx.store.members(&conversation_id).await?
     {
-        if let Some(Members::Group(ids)) = ctx.store.members(&conversation_id).await? {
-            tell(ctx, &conversation_id, &ids, &left).await?;
-        }
+        tell(ctx, &conversation_id, &ids, &left).await?;
     }
     Ok(())
 }

@@ -331,10 +331,8 @@ async fn concurrent_changes(nodes: [&TestApp; 2]) {
         )
         .await;
     let id = group["conversation"]["id"].as_str().unwrap().to_owned();
-    for i in 0..3 {
-        nodes[0]
-            .send(&users[i], &id, "seed", &format!("seed{i}"))
-            .await;
+    for (i, user) in users.iter().enumerate() {
+        nodes[0].send(user, &id, "seed", &format!("seed{i}")).await;
     }
     let emoji = ["😀", "🎉", "👍", "❤️", "🔥"];
     let mut tasks = Vec::new();
