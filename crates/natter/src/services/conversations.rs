@@ -101,6 +101,22 @@ pub async fn membership(
     }
 }
 
+/// Mutes or unmutes a conversation for the caller; their other tabs and
+/// devices get the updated conversation.
+pub async fn set_muted(
+    ctx: &Ctx,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+    muted: bool,
+) -> AppResult<Conversation> {
+    ctx.limits.check(Action::Profile, user_id)?;
+    membership(ctx, user_id, conversation_id).await?;
+    ctx.store.set_muted(conversation_id, user_id, muted).await?;
+    let conversation = get(ctx, user_id, conversation_id).await?;
+    ctx.notifier.conversation(user_id, &conversation).await;
+    Ok(conversation)
+}
+
 /// Moves the caller's read mark forward (never back) and, when it moved, tells
 /// the other member of a direct conversation. Lobby read marks are stored but
 /// announced to no one: nobody else shows them, and everyone would get each.
@@ -192,6 +208,7 @@ async fn to_conversation(ctx: &Ctx, row: ConversationRow) -> AppResult<Conversat
         } else {
             0
         },
+        muted: row.muted > 0,
         kind,
         title: row.title,
         owner_id: row.owner_id,
