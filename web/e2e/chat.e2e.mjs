@@ -608,6 +608,64 @@ try {
     await shoot(pageB, "chat");
   });
 
+  await step("message search finds Korean inside a word and jumps to the message, highlighted", async () => {
+    const marker = `채팅방에서 만나요 ${run}`;
+    await seedInPage(pageA, directId, 1, marker, 1);
+    await seedInPage(pageA, directId, 80, "filler after the search target", 1);
+    const box = pageB.getByTestId("message-search");
+    await box.fill("채팅방");
+    const result = pageB.locator("[data-testid=search-group]", { has: pageB.locator("[data-testid=search-result]", { hasText: marker }) });
+    await result.waitFor();
+    assert.equal(await result.getAttribute("data-conversation-id"), directId);
+    await result.getByTestId("search-result").filter({ hasText: marker }).first().click();
+    await pageB.locator(`[data-testid=chat-view][data-conversation-id="${directId}"]`).waitFor();
+    const hit = pageB.locator("[data-testid=message][data-focused=true]");
+    await hit.waitFor({ state: "visible" });
+    assert.ok((await hit.textContent()).includes(marker), "the highlighted message is the result");
+    await shoot(pageB, "search");
+    await box.fill("");
+    await item(pageB, A.username).waitFor();
+  });
+
+  await step("mute is kept on the server; notifications only for unmuted chats while hidden; the title leaves muted out", async () => {
+    await ctxB.grantPermissions(["notifications"], { origin: baseURL });
+    await pageB.getByTestId("open-settings").click();
+    await pageB.locator("[data-testid=notifications-state][data-state=granted]").waitFor();
+    await pageB.getByTestId("open-settings").click();
+    await item(pageB, A.username).click();
+    const toggle = pageB.getByTestId("mute-toggle");
+    await toggle.waitFor();
+    if ((await toggle.getAttribute("aria-pressed")) !== "true") await toggle.click();
+    await pageB.locator("[data-testid=mute-toggle][aria-pressed=true]").waitFor();
+    await item(pageB, A.username).getByTestId("muted-icon").waitFor();
+    const muted = await pageB.evaluate(async (id) => (await (await fetch(`/api/conversations/${id}`)).json()).conversation.muted, directId);
+    assert.equal(muted, true, "stored on the server");
+    // Record notifications and pretend the tab went to the background.
+    await pageB.evaluate(() => {
+      const Real = window.Notification;
+      window.__notes = [];
+      function Recording(title, options) { window.__notes.push({ title, body: options?.body }); return { close() {}, onclick: null }; }
+      Object.defineProperty(Recording, "permission", { get: () => Real.permission });
+      Recording.requestPermission = () => Real.requestPermission();
+      window.Notification = Recording;
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+    const titleCount = async () => Number((await pageB.title()).match(/^\((\d+)\)/)?.[1] ?? 0);
+    const before = await titleCount();
+    await seedInPage(pageA, directId, 1, `muted ping ${run}`, 1);
+    await item(pageB, A.username).getByTestId("conversation-preview").filter({ hasText: `muted ping ${run}` }).waitFor();
+    await seedInPage(pageA, "lobby", 1, `lobby ping ${run}`, 1);
+    await pageB.waitForFunction((text) => window.__notes.some((n) => n.body?.includes(text)), `lobby ping ${run}`);
+    const notes = await pageB.evaluate(() => window.__notes);
+    assert.ok(!notes.some((n) => n.body?.includes("muted ping")), `no notification for a muted chat: ${JSON.stringify(notes)}`);
+    assert.equal(await titleCount(), before + 1, "only the unmuted message counts in the title");
+    await pageB.evaluate(() => {
+      delete document.visibilityState;
+      document.dispatchEvent(new Event("visibilitychange"));
+    });
+  });
+
   await step("the window never scrolls, only the lists inside it (desktop and phone)", async () => {
     for (const size of [{ width: 1280, height: 800 }, { width: 390, height: 844 }]) {
       await pageB.setViewportSize(size);

@@ -11,7 +11,8 @@ import { api, ApiError, fetchRange, setUnauthorizedHandler } from "./api";
 import { detectLang, dictionaries, I18nContext, saveLang, useI18n, type Lang } from "./i18n";
 import { firstStoredSeq } from "./state/messages";
 import { initialState, reducer } from "./state/store";
-import type { User } from "./types";
+import { notify, shouldNotify, unreadTotal } from "./notifications";
+import type { Conversation, Message, User } from "./types";
 import { useSocket } from "./hooks/useSocket";
 import { useResync } from "./hooks/useResync";
 import { useOutbox } from "./hooks/useOutbox";
@@ -108,10 +109,20 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
     try { dispatch({ type: "conversation", conversation: (await api.conversation(id)).conversation }); } catch { /* not visible to us */ }
   }, []);
 
+  /** A desktop notification for a message that arrives while the tab is hidden (not for muted conversations). */
+  const notifyOf = (m: Message) => {
+    const c = stateRef.current.conversations.find((x) => x.id === m.conversationId);
+    if (!shouldNotify(m, me.id, c, !visibleRef.current)) return;
+    const sender = stateRef.current.users[m.senderId]?.displayName ?? m.user;
+    const where = c?.kind === "group" ? ` · ${c.title ?? ""}` : c?.kind === "lobby" ? ` · ${t.lobby}` : "";
+    notify(t.newMessageFrom(sender) + where, m.msg, m.conversationId,
+      (id) => navigate(`/c/${encodeURIComponent(id)}`, { state: { inApp: true } }));
+  };
+
   const resync = useResync(stateRef, dispatch);
   const { socketRef, close } = useSocket(me.id, dispatch, {
     connected: () => void resync.sync(),
-    message: (m) => { void ensureConversation(m.conversationId); resync.live(m); },
+    message: (m) => { void ensureConversation(m.conversationId); resync.live(m); notifyOf(m); },
     update: (m) => resync.update(m),
     conversation: (c) => dispatch({ type: "conversation", conversation: c }),
     typing: (e) => { if (e.userId !== me.id) dispatch({ type: "typing", conversationId: e.conversationId, userId: e.userId, until: Date.now() + TYPING_SHOW_MS }); },
@@ -138,8 +149,8 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
 
   useEffect(() => { void resync.sync(); }, [resync]);
 
-  const unreadTotal = state.conversations.reduce((n, c) => n + c.unreadCount, 0);
-  useEffect(() => { document.title = unreadTotal > 0 ? `(${unreadTotal}) natter` : "natter"; }, [unreadTotal]);
+  const unread = unreadTotal(state.conversations);
+  useEffect(() => { document.title = unread > 0 ? `(${unread}) natter` : "natter"; }, [unread]);
 
   // Typing indicators fade after ~3 s.
   const hasTyping = Object.values(state.typing).some((m) => Object.keys(m).length > 0);
@@ -157,18 +168,24 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
     }
   }, [state.conversations, ensureUser]);
 
+  /** The conversation from the list, else from the server; null (and "missing" on 404) when it cannot be had. */
+  const findConversation = useCallback(async (id: string): Promise<Conversation | null> => {
+    const known = stateRef.current.conversations.find((c) => c.id === id);
+    if (known) return known;
+    try {
+      const conv = (await api.conversation(id)).conversation;
+      dispatch({ type: "conversation", conversation: conv });
+      return conv;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) setMissing(id);
+      return null;
+    }
+  }, []);
+
   /** Load a conversation where I left off: from the first unread message when there are some, else the newest page. */
   const load = useCallback(async (id: string) => {
-    let conv = stateRef.current.conversations.find((c) => c.id === id);
-    if (!conv) {
-      try {
-        conv = (await api.conversation(id)).conversation;
-        dispatch({ type: "conversation", conversation: conv });
-      } catch (e) {
-        if (e instanceof ApiError && e.status === 404) setMissing(id);
-        return;
-      }
-    }
+    const conv = await findConversation(id);
+    if (!conv) return;
     const log = stateRef.current.logs[id];
     if (log?.loaded) { await resync.catchUp(id); return; }
     try {
@@ -187,12 +204,45 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
       const page = await api.messages(id, { limit: 50 });
       dispatch({ type: "history", conversationId: id, messages: page.messages, hasMore: page.hasMore, older: false });
     } catch { /* shown as loading; a reconnect syncs */ }
-  }, [resync]);
+  }, [resync, findConversation]);
 
+  /**
+   * Load a conversation around a message (a search result): a page before it and
+   * everything from it on to what the log already holds (or to the newest), so
+   * the log stays contiguous up to the newest message.
+   */
+  const loadAround = useCallback(async (id: string, seq: number) => {
+    const conv = await findConversation(id);
+    if (!conv) return;
+    const log = stateRef.current.logs[id];
+    const first = log?.loaded ? firstStoredSeq(log.messages) : null;
+    if (log?.loaded && first != null && first <= seq) return;
+    const upto = first != null ? first - 1 : conv.lastMessage?.seq ?? seq;
+    if (upto - seq > 20_000) { await load(id); return; }
+    try {
+      const [before, after] = await Promise.all([api.messages(id, { before: seq + 1, limit: 30 }), fetchRange(id, seq, upto)]);
+      dispatch({ type: "history", conversationId: id, messages: [...before.messages, ...after], hasMore: before.hasMore, older: first != null });
+    } catch { await load(id); }
+  }, [findConversation, load]);
+
+  const focusSeq = (location.state as { focusSeq?: number } | null)?.focusSeq ?? null;
   useEffect(() => {
     dispatch({ type: "open", conversationId: chatId });
-    if (chatId) { setMissing(null); void load(chatId); }
-  }, [chatId, load]);
+    if (!chatId) return;
+    setMissing(null);
+    if (focusSeq != null) void loadAround(chatId, focusSeq);
+    else void load(chatId);
+  }, [chatId, focusSeq, load, loadAround]);
+
+  // Like opening a chat from the list: from an open chat the entry is replaced, so Back still leads to the list.
+  const jumpTo = useCallback((conversationId: string, seq: number) => {
+    const inApp = chatId ? !!(location.state as { inApp?: boolean } | null)?.inApp : true;
+    navigate(`/c/${encodeURIComponent(conversationId)}`, { replace: !!chatId, state: { inApp, focusSeq: seq } });
+  }, [navigate, chatId, location.state]);
+
+  const toggleMute = useCallback(async (c: Conversation) => {
+    try { dispatch({ type: "conversation", conversation: (await api.mute(c.id, !c.muted)).conversation }); } catch { /* the button stays as it was */ }
+  }, []);
 
   const loadOlder = useCallback(async (id: string) => {
     const log = stateRef.current.logs[id];
@@ -293,6 +343,8 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         onLoadOlder={() => loadOlder(active.id)}
         onBack={goBack}
         onClose={closeChat}
+        focusSeq={focusSeq}
+        onToggleMute={() => void toggleMute(active)}
         onSeen={onSeenActive}
         onOpenProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })}
         ensureUser={ensureUser}
@@ -335,6 +387,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
             onStartChat={startChat}
             onSignOut={() => signOut(false)}
             profileOpen={route.kind === "profile"}
+            onJump={jumpTo}
           />
         </div>
         <div className={`${mobileMain ? "flex" : "hidden md:flex"} relative min-w-0 flex-1 flex-col bg-slate-50`}>

@@ -98,6 +98,11 @@ export const api = {
     request<{ message: Message }>("DELETE", `/api/conversations/${enc(id)}/messages/${seq}`),
   react: (id: string, seq: number, emoji: string, add: boolean) =>
     request<{ message: Message }>(add ? "PUT" : "DELETE", `/api/conversations/${enc(id)}/messages/${seq}/reactions/${enc(emoji)}`),
+  search: (q: string, cursor?: string | null, limit = 20) =>
+    request<{ messages: Message[]; nextCursor: string | null }>(
+      "GET", `/api/search?q=${enc(q)}&limit=${limit}${cursor ? `&cursor=${enc(cursor)}` : ""}`),
+  mute: (id: string, muted: boolean) =>
+    request<{ conversation: Conversation }>("PUT", `/api/conversations/${enc(id)}/mute`, { muted }),
   read: (id: string, seq: number) => request<void>("POST", `/api/conversations/${enc(id)}/read`, { seq }),
 };
 

@@ -37,6 +37,9 @@ interface Props {
   /** The users I block: no composer in our direct chat, their other messages collapsed. */
   blocked: ReadonlySet<string>;
   onUnblock: (userId: string) => void;
+  /** A message to show and highlight (a search result), when it is in the log. */
+  focusSeq?: number | null;
+  onToggleMute: () => void;
 }
 
 const keyOf = (m: LocalMessage) => `${m.senderId}:${m.clientId}`;
@@ -80,6 +83,14 @@ export function ChatView(p: Props) {
             <span className="block truncate text-xs text-slate-500" aria-live="polite" data-testid="chat-status">{status}</span>
           </span>
         </button>
+        <button onClick={p.onToggleMute} data-testid="mute-toggle" aria-pressed={c.muted} title={c.muted ? t.unmute : t.mute} aria-label={c.muted ? t.unmute : t.mute}
+          className={`rounded-lg p-2 transition hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 ${c.muted ? "text-rose-600" : "text-slate-500"}`}>
+          <svg viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="1.8" aria-hidden="true">
+            {c.muted
+              ? <path d="M9.143 17.082a24.248 24.248 0 0 0 3.844.148m-3.844-.148a23.856 23.856 0 0 1-5.455-1.31 8.964 8.964 0 0 0 2.3-5.542m3.155 6.852a3 3 0 0 0 5.667 1.97m1.965-2.277L21 21m-4.225-4.225a23.81 23.81 0 0 0 3.536-1.003A8.967 8.967 0 0 1 18 9.75V9A6 6 0 0 0 8.621 3.818M3 3l1.5 1.5" strokeLinecap="round" strokeLinejoin="round" />
+              : <path d="M14.857 17.082a23.848 23.848 0 0 0 5.454-1.31A8.967 8.967 0 0 1 18 9.75V9A6 6 0 0 0 6 9v.75a8.967 8.967 0 0 1-2.312 6.022c1.733.64 3.56 1.085 5.455 1.31m5.714 0a24.255 24.255 0 0 1-5.714 0m5.714 0a3 3 0 1 1-5.714 0" strokeLinecap="round" strokeLinejoin="round" />}
+          </svg>
+        </button>
         {c.kind === "group" && <GroupActions c={c} onLeave={p.onLeave} onMembers={() => setShowMembers((v) => !v)} membersOpen={showMembers} />}
       </header>
       {showMembers && (lobby ? p.lobbyMembers : c.kind === "group" ? p.groupMembers : null)}
@@ -108,7 +119,7 @@ export function ChatView(p: Props) {
   );
 }
 
-function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onSeen, ensureUser, readAtOpen, title, typers, onReply, blocked }: Props & { readAtOpen: number; title: string; typers: string[]; onReply: (m: LocalMessage) => void }) {
+function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onSeen, ensureUser, readAtOpen, title, typers, onReply, focusSeq, blocked }: Props & { readAtOpen: number; title: string; typers: string[]; onReply: (m: LocalMessage) => void }) {
   const { t } = useI18n();
   const lobby = c.kind === "lobby";
   const messages = useMemo(() => log?.messages ?? [], [log?.messages]);
@@ -130,9 +141,21 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
   const dividerSeq = useMemo(() => firstUnreadSeq(messages, me.id, readAtOpen), [messages, me.id, readAtOpen]);
   const readSeq = !lobby ? lastReadByPeer(messages, me.id, c.peerLastReadSeq) : null;
   const [initialIndex] = useState(() => {
+    const f = focusSeq != null ? messages.findIndex((m) => m.seq === focusSeq) : -1;
+    if (f >= 0) return { index: f, align: "center" as const };
     const i = dividerSeq != null ? messages.findIndex((m) => m.seq === dividerSeq) : -1;
     return i >= 0 ? { index: Math.max(0, i), align: "start" as const } : { index: Math.max(0, messages.length - 1), align: "end" as const };
   });
+
+  // A search result chosen while this chat is open: scroll to it once it is in the log.
+  const scrolledTo = useRef(initialIndex.align === "center" ? focusSeq : null);
+  useEffect(() => {
+    if (focusSeq == null || scrolledTo.current === focusSeq) return;
+    const i = messages.findIndex((m) => m.seq === focusSeq);
+    if (i < 0) return;
+    scrolledTo.current = focusSeq;
+    virtuoso.current?.scrollToIndex({ index: i, align: "center" });
+  }, [focusSeq, messages]);
 
   // Names of lobby senders we have not seen yet (only those on screen).
   useEffect(() => {
@@ -206,7 +229,7 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
           const endsGroup = !next || next.senderId !== m.senderId || next.createdAt - m.createdAt >= 5 * 60_000 || dayKey(next.createdAt) !== dayKey(m.createdAt);
           return (
             <MessageRow m={m} mine={m.senderId === me.id} grouped={grouped} showTime={endsGroup || m.status !== "sent"}
-              sender={users[m.senderId]} newDay={newDay} divider={m.seq != null && m.seq === dividerSeq}
+              sender={users[m.senderId]} newDay={newDay} divider={m.seq != null && m.seq === dividerSeq} focused={m.seq != null && m.seq === focusSeq}
               collapsed={c.kind !== "direct" && m.senderId !== me.id && blocked.has(m.senderId)}
               read={readSeq != null && m.seq === readSeq} onRetry={retry} meId={me.id} users={users} onReply={onReply} />
           );
@@ -269,9 +292,9 @@ function EmptyChat({ text }: { text: string }) {
   );
 }
 
-const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender, read, newDay, divider, collapsed, onRetry, meId, users, onReply }: {
+const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender, read, newDay, divider, focused, collapsed, onRetry, meId, users, onReply }: {
   m: LocalMessage; mine: boolean; grouped: boolean; showTime: boolean; sender: User | undefined; read: boolean;
-  newDay: boolean; divider: boolean; collapsed: boolean; onRetry: (m: LocalMessage) => void; meId: string; users: Record<string, User>;
+  newDay: boolean; divider: boolean; focused: boolean; collapsed: boolean; onRetry: (m: LocalMessage) => void; meId: string; users: Record<string, User>;
   onReply: (m: LocalMessage) => void;
 }) {
   const { t, lang } = useI18n();
@@ -306,7 +329,8 @@ const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender
         </div>
       )}
       <div data-testid="message" data-seq={m.seq ?? ""} data-client-id={m.clientId} data-status={m.status} data-mine={mine ? "true" : "false"}
-        className={`relative flex gap-2 pb-1 ${mine ? "justify-end" : "justify-start"} ${grouped ? "" : "pt-3"}`}>
+        data-focused={focused ? "true" : undefined}
+        className={`relative flex gap-2 pb-1 ${mine ? "justify-end" : "justify-start"} ${grouped ? "" : "pt-3"} ${focused ? "rounded-xl bg-amber-50 ring-2 ring-amber-300" : ""}`}>
         {!mine && (
           <span className="w-8 shrink-0">
             {!grouped && <Avatar id={m.senderId} name={sender?.displayName ?? m.user} url={sender?.avatarUrl ?? null} size="sm" />}

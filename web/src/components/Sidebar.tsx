@@ -11,6 +11,9 @@ import { Avatar } from "./Avatar";
 import { GroupAvatars } from "./GroupMembers";
 import { systemSentence } from "./MessageExtras";
 import { LangSwitch } from "./LangSwitch";
+import { MessageSearchBox, MessageSearchResults } from "./MessageSearch";
+import { NotificationSettings } from "./NotificationSettings";
+import { unreadTotal } from "../notifications";
 
 export type Tab = "chats" | "people";
 
@@ -26,13 +29,18 @@ interface Props {
   onStartChat: (userId: string) => Promise<void>;
   onSignOut: () => void;
   profileOpen: boolean;
+  /** Opens a conversation at a message (a search result). */
+  onJump: (conversationId: string, seq: number) => void;
 }
 
-export function Sidebar({ state, tab, activeId, connected, socketRef, onUsersLoaded, onStartChat, onSignOut, profileOpen }: Props) {
+export function Sidebar({ state, tab, activeId, connected, socketRef, onUsersLoaded, onStartChat, onSignOut, profileOpen, onJump }: Props) {
   const { t } = useI18n();
   const me = state.me!;
   const navigate = useNavigate();
   const [confirming, setConfirming] = useState(false);
+  const [settingsOpen, setSettingsOpen] = useState(false);
+  const [searchQ, setSearchQ] = useState("");
+  const searching = searchQ.trim().length >= 2;
   const setTab = (id: Tab) => navigate(id === "people" ? "/people" : "/");
   // `inApp` tells the chat's back button that Back leads to where we came from in the app.
   // Switching from one open chat to another replaces the entry, so Back still leads to the list.
@@ -53,7 +61,13 @@ export function Sidebar({ state, tab, activeId, connected, socketRef, onUsersLoa
       {label}
     </button>
   );
-  const unreadTotal = state.conversations.reduce((n, c) => n + c.unreadCount, 0);
+  const unread = unreadTotal(state.conversations);
+  const settingsButton = (
+    <button onClick={() => setSettingsOpen((v) => !v)} data-testid="open-settings" aria-expanded={settingsOpen} aria-label={t.settings} title={t.settings}
+      className="rounded-lg p-2 text-slate-500 transition hover:bg-slate-100 hover:text-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
+      <svg viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="1.8" aria-hidden="true"><path d="M14.857 17.082a23.848 23.848 0 0 0 5.454-1.31A8.967 8.967 0 0 1 18 9.75V9A6 6 0 0 0 6 9v.75a8.967 8.967 0 0 1-2.312 6.022c1.733.64 3.56 1.085 5.455 1.31m5.714 0a24.255 24.255 0 0 1-5.714 0m5.714 0a3 3 0 1 1-5.714 0" strokeLinecap="round" strokeLinejoin="round" /></svg>
+    </button>
+  );
   return (
     <>
       <header className="flex items-center gap-3 border-b border-slate-200 px-4 py-3">
@@ -66,22 +80,31 @@ export function Sidebar({ state, tab, activeId, connected, socketRef, onUsersLoa
           </span>
         </button>
         <LangSwitch compact />
+        {settingsButton}
         <button onClick={() => setConfirming(true)} data-testid="sign-out" aria-haspopup="dialog" aria-label={t.signOut} title={t.signOut}
           className="rounded-lg p-2 text-slate-500 transition hover:bg-slate-100 hover:text-slate-700 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50">
           <svg viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="1.8" aria-hidden="true"><path d="M15.75 9V5.25A2.25 2.25 0 0 0 13.5 3h-6a2.25 2.25 0 0 0-2.25 2.25v13.5A2.25 2.25 0 0 0 7.5 21h6a2.25 2.25 0 0 0 2.25-2.25V15m3 0 3-3m0 0-3-3m3 3H9" strokeLinecap="round" strokeLinejoin="round" /></svg>
         </button>
       </header>
+      {settingsOpen && <NotificationSettings />}
       {confirming && (
         <ConfirmDialog text={t.signOutConfirm} confirm={t.signOut} onCancel={() => setConfirming(false)}
           onConfirm={() => { setConfirming(false); onSignOut(); }} />
       )}
       <div role="tablist" aria-label={t.chats} className="mx-4 mt-3 flex gap-1 rounded-xl bg-slate-100 p-1">
-        {tabBtn("chats", unreadTotal > 0 ? `${t.chats} (${unreadTotal})` : t.chats)}
+        {tabBtn("chats", unread > 0 ? `${t.chats} (${unread})` : t.chats)}
         {tabBtn("people", t.people)}
       </div>
       <div className="min-h-0 flex-1 overflow-y-auto scroll-thin" id={`panel-${tab}`} role="tabpanel" aria-labelledby={`tab-${tab}`}>
         {tab === "chats" ? (
-          <ConversationList state={state} activeId={activeId} connected={connected} onOpen={onOpen} onFindPeople={() => setTab("people")} />
+          <>
+            <MessageSearchBox q={searchQ} setQ={setSearchQ} />
+            {searching ? (
+              <MessageSearchResults q={searchQ} conversations={state.conversations} users={state.users} onJump={onJump} />
+            ) : (
+              <ConversationList state={state} activeId={activeId} connected={connected} onOpen={onOpen} onFindPeople={() => setTab("people")} />
+            )}
+          </>
         ) : (
           <Directory onStartChat={onStartChat} users={state.users} connected={connected} socketRef={socketRef} onLoaded={onUsersLoaded} onProfile={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />
         )}
@@ -148,6 +171,12 @@ function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen
         </span>
         <span className="mt-0.5 flex items-center gap-2">
           <span className={`min-w-0 flex-1 truncate text-sm ${c.unreadCount ? "text-slate-700" : active ? "text-slate-600" : "text-slate-500"}`} data-testid="conversation-preview">{preview}</span>
+          {c.muted && (
+            <span data-testid="muted-icon" title={t.muted} className="shrink-0 text-slate-400">
+              <svg viewBox="0 0 24 24" className="h-4 w-4" fill="none" stroke="currentColor" strokeWidth="1.8" aria-hidden="true"><path d="M9.143 17.082a24.248 24.248 0 0 0 3.844.148m-3.844-.148a23.856 23.856 0 0 1-5.455-1.31 8.964 8.964 0 0 0 2.3-5.542m3.155 6.852a3 3 0 0 0 5.667 1.97m1.965-2.277L21 21m-4.225-4.225a23.81 23.81 0 0 0 3.536-1.003A8.967 8.967 0 0 1 18 9.75V9A6 6 0 0 0 8.621 3.818M3 3l1.5 1.5" strokeLinecap="round" strokeLinejoin="round" /></svg>
+              <span className="sr-only">{t.muted}</span>
+            </span>
+          )}
           {c.unreadCount > 0 && (
             <span data-testid="unread-badge" className="min-w-[1.25rem] shrink-0 rounded-full bg-indigo-600 px-1.5 py-0.5 text-center text-[11px] font-semibold leading-none text-white">
               {c.unreadCount > 99 ? "99+" : c.unreadCount}<span className="sr-only"> ({t.unread(c.unreadCount)})</span>

@@ -21,7 +21,11 @@ ownerId: UserId | null, memberCount: number,
 /**
  * The counter of changes: `GET …/messages?sinceRev=` from here on.
  */
-rev: number, lastMessage: Message | null, unreadCount: number, lastReadSeq: number, peerLastReadSeq: number, createdAt: number, 
+rev: number, lastMessage: Message | null, unreadCount: number, lastReadSeq: number, peerLastReadSeq: number, 
+/**
+ * The caller muted it: no desktop notification, not in the unread total.
+ */
+muted: boolean, createdAt: number, 
 /**
  * When the last message arrived (or the conversation was created).
  */

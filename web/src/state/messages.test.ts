@@ -15,7 +15,7 @@ function msg(seq: number, senderId = PEER, clientId = `c${seq}`, conversationId 
   return { id: `m${seq}`, conversationId, seq, senderId, user: senderId === ME ? "me" : "peer", msg: `hello ${seq}`, clientId, createdAt: t0 + seq * 1000, ...LIFECYCLE, rev: seq };
 }
 function conv(id: string, over: Partial<Conversation> = {}): Conversation {
-  return { id, kind: id === "lobby" ? "lobby" : "direct", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, createdAt: 0, lastActivityAt: 0, ...over };
+  return { id, kind: id === "lobby" ? "lobby" : "direct", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, muted: false, createdAt: 0, lastActivityAt: 0, ...over };
 }
 const seqs = (l: LocalMessage[]) => l.map((m) => m.seq);
 

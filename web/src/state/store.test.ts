@@ -8,8 +8,8 @@ const bob: User = { id: "2", username: "bob", displayName: "Bob", avatarUrl: nul
 const m = (seq: number, senderId = "2", clientId = `c${seq}`): Message =>
   ({ id: `m${seq}`, conversationId: "d1", seq, senderId, user: senderId === "1" ? "alice" : "bob", msg: `m${seq}`, clientId, createdAt: 1000 + seq, ...LIFECYCLE, rev: seq });
 const conv = (over: Partial<Conversation> = {}): Conversation =>
-  ({ id: "d1", kind: "direct", peer: bob, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, createdAt: 0, lastActivityAt: 0, ...over });
-const lobby: Conversation = { id: "lobby", kind: "lobby", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, createdAt: 0, lastActivityAt: 0 };
+  ({ id: "d1", kind: "direct", peer: bob, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, muted: false, createdAt: 0, lastActivityAt: 0, ...over });
+const lobby: Conversation = { id: "lobby", kind: "lobby", peer: null, lastMessage: null, unreadCount: 0, lastReadSeq: 0, peerLastReadSeq: 0, title: null, ownerId: null, memberCount: 2, rev: 0, muted: false, createdAt: 0, lastActivityAt: 0 };
 
 function start(): State {
   let s = reducer(initialState, { type: "signedIn", me });

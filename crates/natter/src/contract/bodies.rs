@@ -72,6 +72,36 @@ pub struct DirectoryParams {
     pub cursor: Option<String>,
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// 2–100 characters after trimming; case-insensitive substring.
+    pub q: Option<String>,
+    /// Only this conversation (the caller must be a member).
+    #[serde(rename = "conversationId")]
+    pub conversation_id: Option<String>,
+    /// 1–50, default 20.
+    pub limit: Option<i64>,
+    /// `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Matching messages, newest first.
+#[derive(Debug, Serialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchPage {
+    pub messages: Vec<Message>,
+    /// Pass back as `cursor` for the next page; `null` on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// Mutes or unmutes a conversation for the caller.
+#[derive(Debug, Deserialize, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MuteRequest {
+    pub muted: bool,
+}
+
 #[derive(Debug, Serialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsersPage {

@@ -140,6 +140,8 @@ pub struct Conversation {
     pub unread_count: i64,
     pub last_read_seq: i64,
     pub peer_last_read_seq: i64,
+    /// The caller muted it: no desktop notification, not in the unread total.
+    pub muted: bool,
     pub created_at: Millis,
     /// When the last message arrived (or the conversation was created).
     pub last_activity_at: Millis,

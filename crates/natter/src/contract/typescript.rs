@@ -34,6 +34,8 @@ pub fn export_to(dir: &Path) -> Result<(), ExportError> {
     PasswordChange::export_all(&cfg)?;
     UsersPage::export_all(&cfg)?;
     BlockedUsers::export_all(&cfg)?;
+    SearchPage::export_all(&cfg)?;
+    MuteRequest::export_all(&cfg)?;
     OpenConversation::export_all(&cfg)?;
     ConversationAnswer::export_all(&cfg)?;
     ConversationsAnswer::export_all(&cfg)?;

@@ -13,7 +13,8 @@ pub mod time;
 pub use group::{Emoji, GroupTitle};
 pub use ids::{AvatarId, ConversationId, MessageId, UserId};
 pub use text::{
-    ClientId, DisplayName, MessageText, Password, SearchQuery, StatusMessage, Username,
+    ClientId, DisplayName, MessageQuery, MessageText, Password, SearchQuery, StatusMessage,
+    Username,
 };
 pub use time::{Millis, now_ms};
 
@@ -51,12 +52,17 @@ pub struct PageLimit(i64);
 
 impl PageLimit {
     pub fn parse(raw: Option<i64>) -> AppResult<Self> {
+        Self::within(raw, PAGE_DEFAULT, PAGE_MAX)
+    }
+
+    /// For lists with their own default and maximum (search: 20 of at most 50).
+    pub fn within(raw: Option<i64>, default: i64, max: i64) -> AppResult<Self> {
         match raw {
-            None => Ok(Self(PAGE_DEFAULT)),
-            Some(n) if (1..=PAGE_MAX).contains(&n) => Ok(Self(n)),
+            None => Ok(Self(default)),
+            Some(n) if (1..=max).contains(&n) => Ok(Self(n)),
             Some(_) => Err(AppError::invalid(
                 "invalid_limit",
-                format!("limit must be 1-{PAGE_MAX}"),
+                format!("limit must be 1-{max}"),
             )),
         }
     }

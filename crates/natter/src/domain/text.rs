@@ -13,6 +13,8 @@ pub const STATUS_MAX_CHARS: usize = 140;
 pub const PASSWORD_MIN_CHARS: usize = 8;
 pub const PASSWORD_MAX_CHARS: usize = 256;
 pub const SEARCH_MAX_CHARS: usize = 64;
+pub const MESSAGE_QUERY_MIN_CHARS: usize = 2;
+pub const MESSAGE_QUERY_MAX_CHARS: usize = 100;
 
 fn has_control(s: &str, allowed: &[char]) -> bool {
     s.chars().any(|c| c.is_control() && !allowed.contains(&c))
@@ -93,6 +95,10 @@ text_type!(
 text_type!(
     /// A directory search: trimmed, at most 64 characters, possibly empty.
     SearchQuery
+);
+text_type!(
+    /// A message search: trimmed, 2–100 characters, without control characters.
+    MessageQuery
 );
 
 impl Username {
@@ -232,6 +238,28 @@ impl SearchQuery {
     }
 }
 
+impl MessageQuery {
+    pub fn parse(raw: Option<&str>) -> AppResult<Self> {
+        let q = raw.unwrap_or("").trim();
+        let n = q.chars().count();
+        if !(MESSAGE_QUERY_MIN_CHARS..=MESSAGE_QUERY_MAX_CHARS).contains(&n) || has_control(q, &[])
+        {
+            return Err(AppError::invalid(
+                "invalid_search_query",
+                format!(
+                    "q must be {MESSAGE_QUERY_MIN_CHARS}-{MESSAGE_QUERY_MAX_CHARS} characters, \
+                     without control characters"
+                ),
+            ));
+        }
+        Ok(Self(q.to_owned()))
+    }
+
+    pub fn chars(&self) -> usize {
+        self.0.chars().count()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,5 +316,10 @@ mod tests {
         assert!(Password::parse("long enough".into()).is_ok());
         assert!(SearchQuery::parse(Some(&"q".repeat(65))).is_err());
         assert_eq!(SearchQuery::parse(Some("  a ")).unwrap().as_str(), "a");
+        assert!(MessageQuery::parse(Some(" a ")).is_err());
+        assert_eq!(MessageQuery::parse(Some(" 채팅 ")).unwrap().chars(), 2);
+        assert!(MessageQuery::parse(Some(&"가".repeat(100))).is_ok());
+        assert!(MessageQuery::parse(Some(&"가".repeat(101))).is_err());
+        assert!(MessageQuery::parse(Some("a\nb")).is_err());
     }
 }

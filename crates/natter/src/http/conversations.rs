@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use super::extract::{Auth, Json, Query};
 use crate::contract::bodies::{
     ChatRequest, ConversationAnswer, ConversationsAnswer, HistoryPage, HistoryParams,
-    MessageAnswer, OpenConversation, ReadRequest, SendRequest,
+    MessageAnswer, MuteRequest, OpenConversation, ReadRequest, SendRequest,
 };
 use crate::contract::events::ErrorBody;
 use crate::domain::{ClientId, ConversationId, MessageText, Seq, UserId};
@@ -91,6 +91,26 @@ pub async fn get(
 ) -> AppResult<Json<ConversationAnswer>> {
     let id = ConversationId::parse(&id)?;
     let conversation = conversations::get(&ctx, &user.id, &id).await?;
+    Ok(Json(ConversationAnswer { conversation }))
+}
+
+/// Mutes or unmutes the conversation for the caller (stored on the server,
+/// so every device of theirs agrees).
+#[utoipa::path(put, path = "/conversations/{id}/mute", tag = "conversations",
+    params(("id" = String, Path, description = "a conversation id, or `lobby`")),
+    request_body = MuteRequest,
+    responses(
+        (status = 200, body = ConversationAnswer),
+        (status = 404, description = "`not_found`, also for a conversation of others", body = ErrorBody),
+    ))]
+pub async fn mute(
+    State(ctx): State<Ctx>,
+    Auth(user): Auth,
+    Path(id): Path<String>,
+    Json(body): Json<MuteRequest>,
+) -> AppResult<Json<ConversationAnswer>> {
+    let id = ConversationId::parse(&id)?;
+    let conversation = conversations::set_muted(&ctx, &user.id, &id, body.muted).await?;
     Ok(Json(ConversationAnswer { conversation }))
 }
 

@@ -14,6 +14,7 @@ pub mod groups;
 pub mod lifecycle;
 pub mod me;
 pub mod openapi;
+pub mod search;
 pub mod timeout;
 pub mod users;
 pub mod web;
@@ -56,6 +57,7 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                 )
                 .routes(routes!(blocks::list))
                 .routes(routes!(blocks::block, blocks::unblock))
+                .routes(routes!(search::messages))
                 .routes(routes!(users::list))
                 .routes(routes!(users::get))
                 .routes(routes!(avatars::get))
@@ -67,6 +69,7 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                 .routes(routes!(lifecycle::edit, lifecycle::delete))
                 .routes(routes!(lifecycle::react, lifecycle::unreact))
                 .routes(routes!(conversations::read))
+                .routes(routes!(conversations::mute))
                 .routes(routes!(conversations::chat))
                 .routes(routes!(openapi_json)),
         )

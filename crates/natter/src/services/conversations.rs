@@ -2,7 +2,7 @@
 //! use one, read marks and typing (groups: [`super::groups`]). Non-members get the same 404 as for a
 //! conversation that does not exist.
 
-use super::rate_limits::Action;
+use super::rate_limits::{Action, Typing};
 use super::sessions::AuthUser;
 use super::{blocks, public_user};
 use crate::contract::{Conversation, ConversationKind};
@@ -101,6 +101,22 @@ pub async fn membership(
     }
 }
 
+/// Mutes or unmutes a conversation for the caller; their other tabs and
+/// devices get the updated conversation.
+pub async fn set_muted(
+    ctx: &Ctx,
+    user_id: &UserId,
+    conversation_id: &ConversationId,
+    muted: bool,
+) -> AppResult<Conversation> {
+    ctx.limits.check(Action::Profile, user_id)?;
+    membership(ctx, user_id, conversation_id).await?;
+    ctx.store.set_muted(conversation_id, user_id, muted).await?;
+    let conversation = get(ctx, user_id, conversation_id).await?;
+    ctx.notifier.conversation(user_id, &conversation).await;
+    Ok(conversation)
+}
+
 /// Moves the caller's read mark forward (never back) and, when it moved, tells
 /// the other member of a direct conversation. Lobby read marks are stored but
 /// announced to no one: nobody else shows them, and everyone would get each.
@@ -132,19 +148,41 @@ pub async fn mark_read(
 }
 
 /// Tells the other members the caller is typing: at most once per
-/// `NATTER_TYPING_INTERVAL_MS` per conversation, the rest are dropped.
+/// `NATTER_TYPING_INTERVAL_MS` per conversation; one that comes too soon goes
+/// out when the interval ends, and the rest are dropped.
 pub async fn typing(
     ctx: &Ctx,
     caller: &AuthUser,
     conversation_id: &ConversationId,
 ) -> AppResult<()> {
     let members = membership(ctx, &caller.id, conversation_id).await?;
-    if !ctx.limits.typing_passes(&caller.id, conversation_id) {
-        return Ok(());
+    match ctx.limits.typing(&caller.id, conversation_id) {
+        Typing::Now => announce_typing(ctx, &members, conversation_id, &caller.id).await,
+        Typing::Drop => Ok(()),
+        Typing::After(wait) => {
+            let (ctx, user, conversation) =
+                (ctx.clone(), caller.id.clone(), conversation_id.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                ctx.limits.typing_released(&user, &conversation);
+                if let Err(e) = announce_typing(&ctx, &members, &conversation, &user).await {
+                    tracing::debug!("held-back typing not announced: {e}");
+                }
+            });
+            Ok(())
+        }
     }
-    let blockers = ctx.store.blockers_of(&caller.id).await?;
+}
+
+async fn announce_typing(
+    ctx: &Ctx,
+    members: &Members,
+    conversation_id: &ConversationId,
+    user_id: &UserId,
+) -> AppResult<()> {
+    let blockers = ctx.store.blockers_of(user_id).await?;
     ctx.notifier
-        .typing(&members, conversation_id, &caller.id, &blockers)
+        .typing(members, conversation_id, user_id, &blockers)
         .await;
     Ok(())
 }
@@ -170,6 +208,7 @@ async fn to_conversation(ctx: &Ctx, row: ConversationRow) -> AppResult<Conversat
         } else {
             0
         },
+        muted: row.muted > 0,
         kind,
         title: row.title,
         owner_id: row.owner_id,

@@ -14,6 +14,7 @@ pub mod origin;
 pub mod presence;
 pub mod profiles;
 pub mod rate_limits;
+pub mod search;
 pub mod sessions;
 pub mod socket_cap;
 

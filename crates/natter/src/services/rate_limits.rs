@@ -9,9 +9,11 @@
 //! so memory follows the active users. Each node counts for itself. A quota of
 //! `0` turns its limit off; `NATTER_RATE_LIMITS=off` turns every bucket off.
 
+use std::collections::HashSet;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
@@ -47,6 +49,17 @@ pub struct RateLimits {
     sign_up: Bucket<IpAddr>,
     sign_in: Bucket<IpAddr>,
     typing: Bucket<(UserId, ConversationId)>,
+    /// The `typing`s waiting for their interval to end: at most one per key,
+    /// each for at most one interval.
+    typing_held: Mutex<HashSet<(UserId, ConversationId)>>,
+}
+
+/// What becomes of one `typing` ([`RateLimits::typing`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Typing {
+    Now,
+    After(Duration),
+    Drop,
 }
 
 impl RateLimits {
@@ -64,6 +77,7 @@ impl RateLimits {
             sign_up: Bucket::new(quota(config.signup_per_hour, Quota::per_hour)),
             sign_in: Bucket::new(quota(config.signin_per_minute, Quota::per_minute)),
             typing: Bucket::new(Quota::with_period(typing)),
+            typing_held: Mutex::default(),
         }
     }
 
@@ -86,12 +100,34 @@ impl RateLimits {
         }
     }
 
-    /// Whether this `typing` may reach the others: one per user and
-    /// conversation per `NATTER_TYPING_INTERVAL_MS`.
-    pub fn typing_passes(&self, user: &UserId, conversation: &ConversationId) -> bool {
-        self.typing
-            .check(&(user.clone(), conversation.clone()))
-            .is_ok()
+    /// What becomes of this `typing`: one per user and conversation reaches
+    /// the others per `NATTER_TYPING_INTERVAL_MS`. One that comes too soon is
+    /// held back until the interval ends (a new burst of typing right after a
+    /// send must still show), and any more in the meantime are dropped.
+    pub fn typing(&self, user: &UserId, conversation: &ConversationId) -> Typing {
+        let key = (user.clone(), conversation.clone());
+        match self.typing.check(&key) {
+            Ok(()) => Typing::Now,
+            Err(AppError::RateLimited { retry_after }) => {
+                let mut held = self.typing_held.lock().unwrap_or_else(|e| e.into_inner());
+                if held.insert(key) {
+                    Typing::After(retry_after)
+                } else {
+                    Typing::Drop
+                }
+            }
+            Err(_) => Typing::Drop,
+        }
+    }
+
+    /// A held-back `typing` goes out now: it takes the interval's token.
+    pub fn typing_released(&self, user: &UserId, conversation: &ConversationId) {
+        let key = (user.clone(), conversation.clone());
+        let _ = self.typing.check(&key);
+        self.typing_held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
     }
 
     /// Drops the buckets that are full again (their keys did nothing lately).
@@ -204,13 +240,25 @@ mod tests {
     }
 
     #[test]
-    fn typing_passes_once_per_interval() {
+    fn typing_passes_once_per_interval_and_holds_one_back() {
         let coalesced = limits(|_| {});
         let (ann, lobby) = (UserId::generate(), ConversationId::lobby());
-        assert!(coalesced.typing_passes(&ann, &lobby));
-        assert!(!coalesced.typing_passes(&ann, &lobby));
-        assert!(coalesced.typing_passes(&UserId::generate(), &lobby));
+        assert_eq!(coalesced.typing(&ann, &lobby), Typing::Now);
+        assert!(
+            matches!(coalesced.typing(&ann, &lobby), Typing::After(wait) if wait <= Duration::from_millis(2500))
+        );
+        assert_eq!(
+            coalesced.typing(&ann, &lobby),
+            Typing::Drop,
+            "one held back at a time"
+        );
+        coalesced.typing_released(&ann, &lobby);
+        assert!(
+            matches!(coalesced.typing(&ann, &lobby), Typing::After(_)),
+            "the release took the interval's token"
+        );
+        assert_eq!(coalesced.typing(&UserId::generate(), &lobby), Typing::Now);
         let every = limits(|c| c.typing_interval_ms = 0);
-        assert!((0..10).all(|_| every.typing_passes(&ann, &lobby)));
+        assert!((0..10).all(|_| every.typing(&ann, &lobby) == Typing::Now));
     }
 }

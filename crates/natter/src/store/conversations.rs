@@ -49,6 +49,8 @@ pub struct ConversationRow {
     pub last_activity_at: i64,
     pub my_read: i64,
     pub peer_read: i64,
+    /// 1 when the viewer muted it.
+    pub muted: i64,
     pub p_id: Option<UserId>,
     pub p_username: Option<String>,
     pub p_display_name: Option<String>,
@@ -80,6 +82,8 @@ SELECT c.id, c.kind, c.title, c.owner_id, c.last_seq, c.last_rev, c.created_at, 
        END AS member_count,
        COALESCE(mine.last_read_seq, 0) AS my_read,
        COALESCE(theirs.last_read_seq, 0) AS peer_read,
+       (SELECT COUNT(*) FROM conversation_mutes mu
+        WHERE mu.conversation_id = c.id AND mu.user_id = $1) AS muted,
        p.id AS p_id, p.username AS p_username, p.display_name AS p_display_name,
        p.status_message AS p_status_message, p.avatar_id AS p_avatar_id,
        p.last_seen_at AS p_last_seen_at
@@ -110,6 +114,27 @@ impl Store {
             .bind(user_id)
             .fetch_all(self.reader())
             .await?)
+    }
+
+    /// Mutes or unmutes a conversation for one user; idempotent.
+    pub async fn set_muted(
+        &self,
+        conversation_id: &ConversationId,
+        user_id: &UserId,
+        muted: bool,
+    ) -> StoreResult<()> {
+        let sql = if muted {
+            "INSERT INTO conversation_mutes (conversation_id, user_id) VALUES ($1, $2) \
+             ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM conversation_mutes WHERE conversation_id = $1 AND user_id = $2"
+        };
+        sqlx::query(sql)
+            .bind(conversation_id)
+            .bind(user_id)
+            .execute(self.writer())
+            .await?;
+        Ok(())
     }
 
     /// The direct conversation of a pair, created if it does not exist yet.

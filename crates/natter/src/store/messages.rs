@@ -122,11 +122,7 @@ async fn reactions_of(
     conversation_id: &ConversationId,
     seqs: impl Iterator<Item = i64>,
 ) -> Result<HashMap<i64, Vec<Reaction>>, sqlx::Error> {
-    let mut list = String::new();
-    for seq in seqs {
-        // Integers from our own rows, formatted: nothing from a client.
-        let _ = write!(list, "{}{seq}", if list.is_empty() { "" } else { "," });
-    }
+    let list = seq_list(seqs);
     if list.is_empty() {
         return Ok(HashMap::new());
     }
@@ -162,6 +158,36 @@ pub(crate) async fn message_at(
     Ok(load(conn, conversation_id, "m.seq = $2", &[seq])
         .await?
         .pop())
+}
+
+/// The messages at the given seqs of one conversation, in seq order.
+pub(crate) async fn messages_at(
+    conn: &mut AnyConnection,
+    conversation_id: &ConversationId,
+    seqs: &[i64],
+) -> Result<Vec<Message>, sqlx::Error> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    load(
+        conn,
+        conversation_id,
+        &format!(
+            "m.seq IN ({}) ORDER BY m.seq",
+            seq_list(seqs.iter().copied())
+        ),
+        &[],
+    )
+    .await
+}
+
+/// Integers from our own rows, formatted for `IN (…)`: nothing from a client.
+fn seq_list(seqs: impl Iterator<Item = i64>) -> String {
+    let mut list = String::new();
+    for seq in seqs {
+        let _ = write!(list, "{}{seq}", if list.is_empty() { "" } else { "," });
+    }
+    list
 }
 
 /// The replies to `seq`, whose quote follows the original.

@@ -17,6 +17,7 @@ pub mod changes;
 pub mod conversations;
 pub mod groups;
 pub mod messages;
+pub mod search;
 pub mod users;
 pub mod writer;
 

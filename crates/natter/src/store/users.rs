@@ -284,7 +284,7 @@ struct UserRowWithHash {
 }
 
 /// Escapes LIKE wildcards so a search for `a_b` finds only `a_b`.
-fn escape_like(s: &str) -> String {
+pub(crate) fn escape_like(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         if matches!(c, '%' | '_' | '\\') {

@@ -1,0 +1,135 @@
+//! Message search over the caller's current conversations, newest first, by
+//! keyset.
+//!
+//! SQLite: the FTS5 trigram index (migration 0007) for queries of three or more
+//! characters; shorter ones are below the trigram minimum and walk the caller's
+//! messages newest first with `instr`, stopping at the page's end. Both orders
+//! are by the message's search key, which grows with every insert.
+//! PostgreSQL: `lower(msg) LIKE '%…%'`, served by the trigram GIN index, in
+//! the order of the messages' `search_key`, which also grows with every insert.
+
+use sqlx::FromRow;
+
+use super::messages::messages_at;
+use super::users::escape_like;
+use super::{Backend, Store, StoreResult};
+use crate::contract::Message;
+use crate::domain::{ConversationId, UserId};
+
+/// The FTS5 trigram tokenizer's shortest indexed substring.
+const TRIGRAM: usize = 3;
+
+pub struct MessageSearch<'a> {
+    pub user_id: &'a UserId,
+    /// Trimmed, 2–100 characters.
+    pub text: &'a str,
+    pub conversation_id: Option<&'a ConversationId>,
+    /// Only messages with a smaller search key (`i64::MAX` on the first page).
+    pub before: i64,
+    pub limit: i64,
+}
+
+#[derive(Debug, FromRow)]
+struct Hit {
+    hit_key: i64,
+    conversation_id: ConversationId,
+    seq: i64,
+}
+
+/// The caller's conversations now: the lobby and every membership row (direct
+/// and group). `$2` is the caller, `$3` a single conversation or `''`.
+const IN_CALLERS_CONVERSATIONS: &str = "(k.conversation_id = 'lobby' OR k.conversation_id IN \
+     (SELECT conversation_id FROM conversation_members WHERE user_id = $2)) \
+     AND ($3 = '' OR k.conversation_id = $3)";
+
+impl Store {
+    /// One page of matches, newest first, each with its search key (a next
+    /// page starts before the last one).
+    pub async fn search_messages(
+        &self,
+        search: &MessageSearch<'_>,
+    ) -> StoreResult<Vec<(Message, i64)>> {
+        let sql = match self.backend {
+            Backend::Sqlite if search.text.chars().count() >= TRIGRAM => format!(
+                "SELECT k.id AS hit_key, k.conversation_id, k.seq \
+                 FROM message_search s JOIN message_search_keys k ON k.id = s.rowid \
+                 WHERE s.msg MATCH $1 AND {IN_CALLERS_CONVERSATIONS} \
+                 AND s.rowid < $4 ORDER BY s.rowid DESC LIMIT $5"
+            ),
+            Backend::Sqlite => format!(
+                "SELECT k.id AS hit_key, k.conversation_id, k.seq \
+                 FROM message_search_keys k JOIN messages m \
+                 ON m.conversation_id = k.conversation_id AND m.seq = k.seq \
+                 WHERE instr(lower(m.msg), lower($1)) > 0 AND m.deleted_at IS NULL \
+                 AND {IN_CALLERS_CONVERSATIONS} AND k.id < $4 \
+                 ORDER BY k.id DESC LIMIT $5"
+            ),
+            Backend::Postgres => format!(
+                "SELECT k.search_key AS hit_key, k.conversation_id, k.seq FROM messages k \
+                 WHERE lower(k.msg) LIKE lower($1) ESCAPE '\\' \
+                 AND k.type = 'text' AND k.deleted_at IS NULL AND {IN_CALLERS_CONVERSATIONS} \
+                 AND k.search_key < $4 ORDER BY k.search_key DESC LIMIT $5"
+            ),
+        };
+        let pattern = match self.backend {
+            Backend::Sqlite if search.text.chars().count() >= TRIGRAM => fts_phrase(search.text),
+            Backend::Sqlite => search.text.to_owned(),
+            Backend::Postgres => format!("%{}%", escape_like(search.text)),
+        };
+        let hits: Vec<Hit> = sqlx::query_as(&sql)
+            .bind(pattern)
+            .bind(search.user_id)
+            .bind(search.conversation_id.map_or("", ConversationId::as_str))
+            .bind(search.before)
+            .bind(search.limit)
+            .fetch_all(self.reader())
+            .await?;
+        self.load_hits(hits).await
+    }
+
+    /// The hits' messages, in the hits' order; one history query per
+    /// conversation. A message deleted since the search is left out.
+    async fn load_hits(&self, hits: Vec<Hit>) -> StoreResult<Vec<(Message, i64)>> {
+        let mut conn = self.reader().acquire().await?;
+        let mut conversations: Vec<&ConversationId> =
+            hits.iter().map(|h| &h.conversation_id).collect();
+        conversations.sort();
+        conversations.dedup();
+        let mut loaded = Vec::new();
+        for conversation_id in conversations {
+            let seqs: Vec<i64> = hits
+                .iter()
+                .filter(|h| &h.conversation_id == conversation_id)
+                .map(|h| h.seq)
+                .collect();
+            loaded.extend(messages_at(&mut conn, conversation_id, &seqs).await?);
+        }
+        Ok(hits
+            .iter()
+            .filter_map(|hit| {
+                let index = loaded.iter().position(|m| {
+                    m.conversation_id == hit.conversation_id
+                        && m.seq == hit.seq
+                        && m.deleted_at.is_none()
+                })?;
+                Some((loaded.swap_remove(index), hit.hit_key))
+            })
+            .collect())
+    }
+}
+
+/// The text as one FTS5 phrase: quoted, so operators and punctuation in it are
+/// just characters to find.
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_text_is_literal() {
+        assert_eq!(fts_phrase("say \"hi\" OR"), "\"say \"\"hi\"\" OR\"");
+    }
+}
