@@ -28,6 +28,7 @@ use crate::services::send_limit::SendLimiter;
 use crate::services::sessions::{self, SessionCache};
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
+use crate::store::blobs::Blobs;
 use crate::store::writer::MessageWriter;
 
 /// Set on every HTTP answer: the web UI, the API and its errors. The web UI's
@@ -63,7 +64,9 @@ impl App {
         let sessions = SessionCache::new(config.redis_url.is_none());
         let (presence, presence_worker) = Presence::for_config(&config)?;
         let send_limit = SendLimiter::new(config.send_rate, config.send_burst);
+        let blobs = Blobs::for_store(&store, &config.data_dir)?;
         let ctx = Ctx::new(Inner {
+            blobs,
             sessions,
             config,
             store,

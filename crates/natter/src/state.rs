@@ -11,6 +11,7 @@ use crate::services::presence::Presence;
 use crate::services::send_limit::SendLimiter;
 use crate::services::sessions::SessionCache;
 use crate::store::Store;
+use crate::store::blobs::Blobs;
 use crate::store::writer::MessageWriter;
 
 #[derive(Clone)]
@@ -19,6 +20,8 @@ pub struct Ctx(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub store: Store,
+    /// Where attachment bytes live.
+    pub blobs: Blobs,
     pub writer: MessageWriter,
     pub notifier: Notifier,
     pub presence: Presence,

@@ -10,6 +10,7 @@ pub mod objects;
 pub mod typescript;
 
 pub use objects::{
+    Attachment,
     Conversation, ConversationKind, Member, Message, MessageType, Reaction, ReplyTo, SystemAction,
     SystemInfo, User,
 };

@@ -4,6 +4,7 @@
 //! each handler's `#[utoipa::path]` as it adds the route: the OpenAPI document
 //! served at `/api/openapi.json` is built from the very same list.
 
+pub mod attachments;
 pub mod auth;
 pub mod avatars;
 pub mod conversations;
@@ -49,6 +50,14 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                         .routes(routes!(me::put_avatar, me::delete_avatar))
                         .layer(DefaultBodyLimit::max(me::AVATAR_BODY_LIMIT)),
                 )
+                .merge(
+                    OpenApiRouter::new()
+                        .routes(routes!(attachments::upload))
+                        // The handler bounds the body itself, by NATTER_MAX_UPLOAD.
+                        .layer(DefaultBodyLimit::disable()),
+                )
+                .routes(routes!(attachments::file))
+                .routes(routes!(attachments::thumb))
                 .routes(routes!(users::list))
                 .routes(routes!(users::get))
                 .routes(routes!(avatars::get))

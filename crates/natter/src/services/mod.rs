@@ -2,6 +2,7 @@
 //! translate between the wire and these functions.
 
 pub mod accounts;
+pub mod attachments;
 pub mod conversations;
 pub mod directory;
 pub mod groups;

@@ -14,6 +14,7 @@
 mod helpers;
 
 mod accounts;
+mod attachments;
 mod avatars;
 mod cluster;
 mod conversations;
