@@ -156,7 +156,9 @@ fn served_headers(row: &AttachmentRow) -> HeaderMap {
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"),
+        HeaderValue::from_static(
+            "sandbox; default-src 'none'; img-src 'self'; style-src 'unsafe-inline'",
+        ),
     );
     if row.content_type.starts_with("image/") {
         headers.insert(header::CONTENT_TYPE, header_value(&row.content_type));
@@ -236,7 +238,9 @@ fn parse_range(value: &str, size: u64) -> Range {
             let end = if last.is_empty() {
                 Some(size)
             } else {
-                last.parse::<u64>().ok().map(|l| l.saturating_add(1).min(size))
+                last.parse::<u64>()
+                    .ok()
+                    .map(|l| l.saturating_add(1).min(size))
             };
             end.map(|end| (start < size && start < end).then_some((start, end)))
         }),

@@ -53,9 +53,15 @@ pub async fn upload(ctx: &Ctx, user: &AuthUser, field: Field<'_>) -> AppResult<A
     };
     let id = AttachmentId::generate();
     let dimensions = preview.as_ref().map(|p| (p.width, p.height));
-    ctx.blobs.put_file(&id, &incoming.0).await.map_err(AppError::Internal)?;
+    ctx.blobs
+        .put_file(&id, &incoming.0)
+        .await
+        .map_err(AppError::Internal)?;
     if let Some(preview) = preview {
-        ctx.blobs.put_thumb(&id, preview.webp).await.map_err(AppError::Internal)?;
+        ctx.blobs
+            .put_thumb(&id, preview.webp)
+            .await
+            .map_err(AppError::Internal)?;
     }
     let stored = ctx
         .store

@@ -217,7 +217,8 @@ pub async fn prune(ctx: &Ctx) {
 /// Runs [`prune`] every few minutes (more often with short lifetimes or upload TTL), sweeps
 /// unused uploads, and lets the send limiter drop the buckets of users who stopped sending.
 pub async fn prune_periodically(ctx: Ctx) {
-    let upload_ttl = Duration::from_secs(ctx.config.upload_ttl_secs / 2).max(Duration::from_secs(1));
+    let upload_ttl =
+        Duration::from_secs(ctx.config.upload_ttl_secs / 2).max(Duration::from_secs(1));
     let every = Lifetimes::of(&ctx).prune_every().min(upload_ttl);
     let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

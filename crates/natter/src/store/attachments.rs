@@ -193,18 +193,24 @@ impl Store {
         conversation_id: &ConversationId,
         seq: i64,
     ) -> StoreResult<Vec<AttachmentId>> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM attachments WHERE conversation_id = $1 AND seq = $2",
+        Ok(
+            sqlx::query_scalar(
+                "SELECT id FROM attachments WHERE conversation_id = $1 AND seq = $2",
+            )
+            .bind(conversation_id)
+            .bind(seq)
+            .fetch_all(self.reader())
+            .await?,
         )
-        .bind(conversation_id)
-        .bind(seq)
-        .fetch_all(self.reader())
-        .await?)
     }
 
     /// Removes up to `limit` uploads stored before `cutoff` and never attached;
     /// returns their ids.
-    pub async fn sweep_unattached(&self, cutoff: i64, limit: i64) -> StoreResult<Vec<AttachmentId>> {
+    pub async fn sweep_unattached(
+        &self,
+        cutoff: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<AttachmentId>> {
         let ids: Vec<AttachmentId> = sqlx::query_scalar(
             "SELECT id FROM attachments WHERE seq IS NULL AND created_at < $1 LIMIT $2",
         )

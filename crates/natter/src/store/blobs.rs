@@ -23,8 +23,11 @@ pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 pub trait BlobStore: Send + Sync {
     /// Takes over the finished upload at `path` (a file in [`Blobs::incoming_dir`]).
-    fn put_file<'a>(&'a self, id: &'a AttachmentId, path: &'a Path)
-    -> BoxFuture<'a, anyhow::Result<()>>;
+    fn put_file<'a>(
+        &'a self,
+        id: &'a AttachmentId,
+        path: &'a Path,
+    ) -> BoxFuture<'a, anyhow::Result<()>>;
     fn put_thumb<'a>(
         &'a self,
         id: &'a AttachmentId,

@@ -168,9 +168,7 @@ pub(crate) async fn send(
         return Ok(Ok((Applied::Sent(Sent::New(message)), members)));
     }
     bump(conn, &req.conversation_id, -1, -1, now).await?;
-    let existing = existing(conn, req)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
+    let existing = existing(conn, req).await?.ok_or(sqlx::Error::RowNotFound)?;
     Ok(Ok((Applied::Sent(Sent::Existing(existing)), members)))
 }
 

@@ -110,7 +110,12 @@ async fn load(
     let mut list = String::new();
     for row in &rows {
         // Integers from our own rows, formatted: nothing from a client.
-        let _ = write!(list, "{}{}", if list.is_empty() { "" } else { "," }, row.seq);
+        let _ = write!(
+            list,
+            "{}{}",
+            if list.is_empty() { "" } else { "," },
+            row.seq
+        );
     }
     if list.is_empty() {
         return Ok(Vec::new());

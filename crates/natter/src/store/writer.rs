@@ -26,7 +26,9 @@ use super::conversations::{Members, UPSERT_READ_MARK};
 use super::groups::{self, GroupChange};
 use super::{Backend, Store, StoreError, StoreResult};
 use crate::contract::Message;
-use crate::domain::{AttachmentId, ClientId, ConversationId, MessageId, MessageText, UserId, now_ms};
+use crate::domain::{
+    AttachmentId, ClientId, ConversationId, MessageId, MessageText, UserId, now_ms,
+};
 
 const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 4096;

@@ -85,18 +85,31 @@ async fn upload_attach_fetch_delete(app: TestApp) {
     assert_eq!(attachment["name"], "사진.png");
     assert_eq!(attachment["contentType"], "image/png");
     assert_eq!(attachment["size"], photo.len());
-    assert_eq!((attachment["width"].clone(), attachment["height"].clone()), (json!(800), json!(400)));
+    assert_eq!(
+        (attachment["width"].clone(), attachment["height"].clone()),
+        (json!(800), json!(400))
+    );
     let (url, thumb) = (&attachment["url"], &attachment["thumbUrl"]);
-    assert_eq!(attachment["id"].as_str().unwrap().len(), 32, "128 random bits");
+    assert_eq!(
+        attachment["id"].as_str().unwrap().len(),
+        32,
+        "128 random bits"
+    );
 
     // Before it is sent, only the uploader sees it.
     assert_eq!(status_of(&app, url, &alice).await, StatusCode::OK);
     assert_eq!(status_of(&app, url, &bob).await, StatusCode::NOT_FOUND);
-    assert_eq!(fetch(&app, url, None).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        fetch(&app, url, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // bob cannot send alice's upload.
     let (status, body) = send_with(&app, &bob, &id, "", &[&attachment["id"]], "b1").await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attachment"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attachment")
+    );
 
     // Sent over Socket.IO with no text: bob's socket gets it with the attachment.
     let bob_socket = app.socket(&bob.token).await;
@@ -120,7 +133,10 @@ async fn upload_attach_fetch_delete(app: TestApp) {
     assert_eq!(body["message"]["seq"], seq);
     // Another message may not take it.
     let (status, body) = send_with(&app, &alice, &id, "again", &[&attachment["id"]], "a2").await;
-    assert_eq!((status, code(&body)), (StatusCode::CONFLICT, "attachment_used"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::CONFLICT, "attachment_used")
+    );
 
     // Members fetch it; everyone else gets 404.
     let response = fetch(&app, url, Some(&bob.token)).await;
@@ -128,7 +144,12 @@ async fn upload_attach_fetch_delete(app: TestApp) {
     let headers = response.headers().clone();
     assert_eq!(headers[header::CONTENT_TYPE], "image/png");
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
-    assert!(headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap().starts_with("sandbox"));
+    assert!(
+        headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .starts_with("sandbox")
+    );
     assert_eq!(response.bytes().await.unwrap(), photo);
     let response = fetch(&app, thumb, Some(&bob.token)).await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -139,7 +160,9 @@ async fn upload_attach_fetch_delete(app: TestApp) {
     assert_eq!(status_of(&app, thumb, &carol).await, StatusCode::NOT_FOUND);
 
     // In history pages.
-    let (_, page) = app.get(&format!("/api/conversations/{id}/messages"), &bob.token).await;
+    let (_, page) = app
+        .get(&format!("/api/conversations/{id}/messages"), &bob.token)
+        .await;
     let listed = page["messages"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(listed["attachments"], json!([attachment]));
     // Messages without attachments carry an empty list.
@@ -164,9 +187,18 @@ async fn upload_attach_fetch_delete(app: TestApp) {
         assert_eq!(status_of(&app, thumb, user).await, StatusCode::NOT_FOUND);
     }
     let (_, page) = app
-        .get(&format!("/api/conversations/{id}/messages?sinceRev=0"), &bob.token)
+        .get(
+            &format!("/api/conversations/{id}/messages?sinceRev=0"),
+            &bob.token,
+        )
         .await;
-    assert!(page["messages"].as_array().unwrap().iter().all(|m| m["attachments"] == json!([])));
+    assert!(
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["attachments"] == json!([]))
+    );
     // On SQLite the bytes were files: none is left.
     if let Ok(entries) = std::fs::read_dir(app.data_dir().join("attachments")) {
         let files: Vec<_> = entries.flatten().filter(|e| e.path().is_file()).collect();
@@ -197,9 +229,13 @@ async fn files_are_served_as_downloads(app: TestApp) {
     );
     assert_eq!(response.bytes().await.unwrap(), html);
     assert_eq!(
-        fetch(&app, &json!(format!("{}/thumb", attachment["url"].as_str().unwrap())), Some(&bob.token))
-            .await
-            .status(),
+        fetch(
+            &app,
+            &json!(format!("{}/thumb", attachment["url"].as_str().unwrap())),
+            Some(&bob.token)
+        )
+        .await
+        .status(),
         StatusCode::NOT_FOUND
     );
 }
@@ -228,7 +264,11 @@ async fn ranges(app: TestApp) {
             response.headers()[header::CONTENT_RANGE],
             format!("bytes {start}-{}/2500000", end - 1)
         );
-        assert_eq!(response.bytes().await.unwrap(), bytes[start..end], "{range}");
+        assert_eq!(
+            response.bytes().await.unwrap(),
+            bytes[start..end],
+            "{range}"
+        );
     }
     let response = app
         .http()
@@ -240,12 +280,22 @@ async fn ranges(app: TestApp) {
         .unwrap();
     assert_eq!(response.status(), StatusCode::RANGE_NOT_SATISFIABLE);
     assert_eq!(response.headers()[header::CONTENT_RANGE], "bytes */2500000");
-    let whole = app.http().get(&url).bearer_auth(&alice.token).send().await.unwrap();
+    let whole = app
+        .http()
+        .get(&url)
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(whole.headers()[header::ACCEPT_RANGES], "bytes");
     assert_eq!(whole.bytes().await.unwrap(), bytes);
 }
 
-on_both_backends!(upload_attach_fetch_delete, files_are_served_as_downloads, ranges);
+on_both_backends!(
+    upload_attach_fetch_delete,
+    files_are_served_as_downloads,
+    ranges
+);
 
 #[tokio::test]
 async fn bad_uploads_and_sends_are_refused() {
@@ -255,12 +305,22 @@ async fn bad_uploads_and_sends_are_refused() {
     let id = app.direct(&alice, &bob).await;
 
     let (status, body) = upload(&app, &alice, Vec::new(), "empty.txt").await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "empty_file"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "empty_file")
+    );
     let (status, body) = upload(&app, &alice, png_bomb(), "bomb.png").await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "image_too_large"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "image_too_large")
+    );
     // Over the limit: a 413 in the contract's shape, which a browser can read.
     let (status, body) = upload(&app, &alice, vec![7; 1024 * 1024 + 1], "big.bin").await;
-    assert_eq!((status, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"), "{body}");
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+        "{body}"
+    );
     // Exactly the limit is fine.
     uploaded(&app, &alice, vec![7; 1024 * 1024], "just.bin").await;
     let form = reqwest::multipart::Form::new().text("other", "x");
@@ -278,12 +338,21 @@ async fn bad_uploads_and_sends_are_refused() {
     let ids: Vec<Value> = (0..11).map(|i| json!(format!("{i:032x}"))).collect();
     let refs: Vec<&Value> = ids.iter().collect();
     let (status, body) = send_with(&app, &alice, &id, "x", &refs, "a1").await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attachments"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "too_many_attachments")
+    );
     let (status, body) = send_with(&app, &alice, &id, "x", &[&json!("0".repeat(32))], "a2").await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attachment"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attachment")
+    );
     // Without attachments the text may still not be empty.
     let (status, body) = send_with(&app, &alice, &id, " ", &[], "a3").await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_message"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_message")
+    );
     // A refused send used no seq.
     let sent = app.send(&alice, &id, "first", "a4").await;
     assert_eq!(sent["seq"], 1);
@@ -299,13 +368,22 @@ async fn sweep(app: TestApp) {
     assert_eq!(status, StatusCode::CREATED);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while status_of(&app, &unused["url"], &alice).await == StatusCode::OK {
-        assert!(std::time::Instant::now() < deadline, "the unused upload was never swept");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the unused upload was never swept"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
-    assert_eq!(status_of(&app, &unused["url"], &alice).await, StatusCode::NOT_FOUND);
+    assert_eq!(
+        status_of(&app, &unused["url"], &alice).await,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(status_of(&app, &sent["url"], &bob).await, StatusCode::OK);
     let (status, body) = send_with(&app, &alice, &id, "", &[&unused["id"]], "a2").await;
-    assert_eq!((status, code(&body)), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attachment"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_attachment")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,14 +407,20 @@ async fn a_25_mib_upload_streams_through() {
     const PIECE: usize = 64 * 1024;
     let app = TestApp::sqlite().await;
     let alice = app.register("alice").await;
-    let bytes: Vec<u8> = (0..SIZE / PIECE).flat_map(|i| vec![(i % 256) as u8; PIECE]).collect();
+    let bytes: Vec<u8> = (0..SIZE / PIECE)
+        .flat_map(|i| vec![(i % 256) as u8; PIECE])
+        .collect();
     let part = reqwest::multipart::Part::bytes(bytes).file_name("big.bin");
     let (status, body) = upload_part(&app, &alice, part).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["attachment"]["size"], SIZE);
     let response = app
         .http()
-        .get(format!("{}{}", app.base, body["attachment"]["url"].as_str().unwrap()))
+        .get(format!(
+            "{}{}",
+            app.base,
+            body["attachment"]["url"].as_str().unwrap()
+        ))
         .bearer_auth(&alice.token)
         .header(header::RANGE, "bytes=-3")
         .send()
@@ -346,5 +430,8 @@ async fn a_25_mib_upload_streams_through() {
     let last = ((SIZE / PIECE - 1) % 256) as u8;
     assert_eq!(response.bytes().await.unwrap().to_vec(), vec![last; 3]);
     let (status, body) = upload(&app, &alice, vec![1; SIZE + 1], "over.bin").await;
-    assert_eq!((status, code(&body)), (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"));
+    assert_eq!(
+        (status, code(&body)),
+        (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    );
 }
