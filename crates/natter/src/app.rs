@@ -89,8 +89,10 @@ impl App {
                 )))
             }));
         // Outside the panic catcher, so every answer (errors too) carries them.
+        // A handler's own, stricter value stays (served attachments carry
+        // `Content-Security-Policy: sandbox`).
         for (name, value) in SECURITY_HEADERS {
-            router = router.layer(SetResponseHeaderLayer::overriding(
+            router = router.layer(SetResponseHeaderLayer::if_not_present(
                 name,
                 HeaderValue::from_static(value),
             ));

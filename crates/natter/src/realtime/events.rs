@@ -15,7 +15,7 @@ use crate::contract::events::{
     ClientRequest, DeleteMessage, EditMessage, MarkRead, MessageAck, OkAck, ReactionRequest,
     ReadAck, RemoveReaction, SendAck, SendMessage, StartTyping,
 };
-use crate::domain::{ClientId, ConversationId, Emoji, MessageText, Seq};
+use crate::domain::{ConversationId, Emoji, MessageText, Seq};
 use crate::error::{AppError, AppResult};
 use crate::services::messages::Outgoing;
 use crate::services::sessions::{self, AuthUser};

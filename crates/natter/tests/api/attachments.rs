@@ -388,12 +388,12 @@ async fn sweep(app: TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unused_uploads_are_swept_on_sqlite() {
-    sweep(TestApp::sqlite_with(|config| config.upload_ttl_secs = 1).await).await;
+    sweep(TestApp::sqlite_with(|config| config.upload_ttl_secs = 3).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unused_uploads_are_swept_on_postgres() {
-    if let Some(app) = TestApp::postgres_with(|config| config.upload_ttl_secs = 1).await {
+    if let Some(app) = TestApp::postgres_with(|config| config.upload_ttl_secs = 3).await {
         sweep(app).await;
     }
 }
