@@ -2,7 +2,7 @@
 // `natter_session` cookie that register/login set: no token is kept in script-
 // readable storage. Every request carries `X-Requested-With`, which the server
 // accepts as the CSRF defence for cookie-authenticated writes. Relative paths only.
-import type { Conversation, MembersAnswer, Message, User } from "./types";
+import type { Attachment, Conversation, MembersAnswer, Message, User } from "./types";
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
@@ -90,8 +90,9 @@ export const api = {
     q.set("limit", String(opts.limit ?? 50));
     return request<{ messages: Message[]; hasMore: boolean }>("GET", `/api/conversations/${enc(id)}/messages?${q}`);
   },
-  send: (id: string, msg: string, clientId: string) =>
-    request<{ message: Message }>("POST", `/api/conversations/${enc(id)}/messages`, { msg, clientId }),
+  send: (id: string, msg: string, clientId: string, attachments?: string[]) =>
+    request<{ message: Message }>("POST", `/api/conversations/${enc(id)}/messages`,
+      attachments?.length ? { msg, clientId, attachments } : { msg, clientId }),
   edit: (id: string, seq: number, msg: string) =>
     request<{ message: Message }>("PATCH", `/api/conversations/${enc(id)}/messages/${seq}`, { msg }),
   remove: (id: string, seq: number) =>
@@ -156,4 +157,28 @@ export async function fetchRange(id: string, after: number, upto: number, parall
 export function smallAvatar(url: string | null): string | null {
   if (!url) return null;
   return url + (url.includes("?") ? "&" : "?") + "size=64";
+}
+
+/**
+ * Uploads one file for a later send. XMLHttpRequest rather than fetch: only it
+ * reports upload progress (`onProgress` gets 0–1).
+ */
+export function uploadFile(file: Blob, name: string, onProgress: (fraction: number) => void): Promise<Attachment> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/api/uploads");
+    xhr.setRequestHeader("X-Requested-With", "natter");
+    xhr.setRequestHeader("Accept", "application/json");
+    xhr.upload.onprogress = (e) => { if (e.lengthComputable) onProgress(e.loaded / e.total); };
+    xhr.onload = () => {
+      let data: any = null;
+      try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
+      if (xhr.status === 201 && data?.attachment) resolve(data.attachment as Attachment);
+      else reject(new ApiError(xhr.status, data?.error?.code ?? (xhr.status >= 500 ? "internal_error" : "http_" + xhr.status), data?.error?.message ?? xhr.statusText));
+    };
+    xhr.onerror = () => reject(new ApiError(0, "network_error", "network error"));
+    const fd = new FormData();
+    fd.append("file", file, name);
+    xhr.send(fd);
+  });
 }

@@ -10,6 +10,7 @@ import type { ServerEvent } from "./generated/ServerEvent";
 
 export type { User } from "./generated/User";
 export type { Message } from "./generated/Message";
+export type { Attachment } from "./generated/Attachment";
 export type { Conversation } from "./generated/Conversation";
 export type { ConversationKind } from "./generated/ConversationKind";
 export type { ConversationId } from "./generated/ConversationId";

@@ -30,6 +30,7 @@ use crate::services::sessions::{self, SessionCache};
 use crate::services::socket_cap::SocketCap;
 use crate::state::{Ctx, Inner};
 use crate::store::Store;
+use crate::store::blobs::Blobs;
 use crate::store::writer::MessageWriter;
 
 /// Set on every HTTP answer: the web UI, the API and its errors. The web UI's
@@ -67,7 +68,9 @@ impl App {
         let limits = RateLimits::new(&config);
         let login_throttle = LoginThrottle::new(&config);
         let socket_cap = SocketCap::new(config.max_sockets_per_user);
+        let blobs = Blobs::for_store(&store, &config.data_dir)?;
         let ctx = Ctx::new(Inner {
+            blobs,
             sessions,
             config,
             store,
@@ -91,8 +94,10 @@ impl App {
                 )))
             }));
         // Outside the panic catcher, so every answer (errors too) carries them.
+        // A handler's own, stricter value stays (served attachments carry
+        // `Content-Security-Policy: sandbox`).
         for (name, value) in SECURITY_HEADERS {
-            router = router.layer(SetResponseHeaderLayer::overriding(
+            router = router.layer(SetResponseHeaderLayer::if_not_present(
                 name,
                 HeaderValue::from_static(value),
             ));

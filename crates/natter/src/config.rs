@@ -165,6 +165,14 @@ pub struct Config {
     /// `X-Forwarded-For` is believed; without any, the peer address is the client.
     #[arg(long, env = "NATTER_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<Cidr>,
+
+    /// The largest accepted attachment upload, in bytes (25 MiB).
+    #[arg(long, env = "NATTER_MAX_UPLOAD", default_value_t = 25 * 1024 * 1024)]
+    pub max_upload: u64,
+
+    /// Uploads never sent with a message are removed after this many seconds.
+    #[arg(long, env = "NATTER_UPLOAD_TTL_SECS", default_value_t = 24 * 60 * 60)]
+    pub upload_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

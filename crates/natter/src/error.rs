@@ -220,6 +220,14 @@ impl From<Refusal> for AppError {
                 ),
             ),
             Refusal::TooManyMembers => crate::domain::group::too_many_members(),
+            Refusal::InvalidAttachment => Self::invalid(
+                "invalid_attachment",
+                "every attachment must be one of your own uploads",
+            ),
+            Refusal::AttachmentUsed => Self::Conflict {
+                code: "attachment_used",
+                message: "this upload is already attached to a message".into(),
+            },
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::services::rate_limits::RateLimits;
 use crate::services::sessions::SessionCache;
 use crate::services::socket_cap::SocketCap;
 use crate::store::Store;
+use crate::store::blobs::Blobs;
 use crate::store::writer::MessageWriter;
 
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct Ctx(Arc<Inner>);
 pub struct Inner {
     pub config: Config,
     pub store: Store,
+    /// Where attachment bytes live.
+    pub blobs: Blobs,
     pub writer: MessageWriter,
     pub notifier: Notifier,
     pub presence: Presence,

@@ -11,6 +11,8 @@ import { errorText } from "../i18n";
 import { firstUnreadSeq, lastReadByPeer, newerThan, type ChatLog, type LocalMessage } from "../state/messages";
 import type { Conversation, User } from "../types";
 import { Avatar } from "./Avatar";
+import { api, ApiError, uploadFile } from "../api";
+import { AttachmentTray, MessageAttachments, type PendingFile } from "./Attachments";
 import { Linkified } from "./Linkified";
 import { EditBox, GroupActions, MessageTools, ReplyQuote, SystemLine, isDeleted } from "./MessageExtras";
 
@@ -341,14 +343,15 @@ const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender
             <span className="mb-0.5 px-1 text-xs font-medium text-slate-500" data-testid="message-sender">{name}</span>
           )}
           <ReplyQuote m={m} users={users} />
+          {!isDeleted(m) && <MessageAttachments list={m.attachments} mine={mine} />}
           {editing ? <EditBox m={m} onDone={() => setEditing(false)} /> : <div className={`flex items-end gap-1.5 ${mine ? "flex-row-reverse" : ""}`}>
-            <p data-testid="message-text" data-deleted={isDeleted(m) ? "true" : "false"}
+            {(isDeleted(m) || m.msg !== "" || !m.attachments?.length) && <p data-testid="message-text" data-deleted={isDeleted(m) ? "true" : "false"}
               className={`whitespace-pre-wrap break-words rounded-2xl px-3.5 py-2 text-[15px] leading-snug shadow-sm [overflow-wrap:anywhere] ${
                 mine
                   ? `rounded-br-md ${m.status === "failed" ? "bg-rose-600" : m.status === "pending" ? "bg-indigo-500" : "bg-indigo-600"} text-white`
                   : "rounded-bl-md bg-white text-slate-800 ring-1 ring-slate-200"}`}>
               {isDeleted(m) ? <em data-testid="message-deleted">{t.messageDeleted}</em> : <Linkified text={m.msg} mine={mine} />}
-            </p>
+            </p>}
             {showTime && <time className="shrink-0 pb-0.5 text-[11px] text-slate-500" dateTime={new Date(m.createdAt).toISOString()}>{timeOf(m.createdAt, lang)}</time>}
           </div>}
           <MessageTools m={m} meId={meId} mine={mine} users={users} onReply={onReply} onEdit={() => setEditing(true)} />
@@ -397,9 +400,20 @@ function Composer({ conversationId, meId, onSend, onTyping }: { conversationId: 
     el.style.height = Math.min(el.scrollHeight, 160) + "px";
   }, [text]);
 
+  const files = useFiles();
+  const ready = files.list.filter((f) => f.attachment);
+  const canSend = !tooLong && !files.busy && (text.trim() !== "" || ready.length > 0);
   const submit = () => {
-    if (!text.trim() || tooLong) return;
-    onSend(text);
+    if (!canSend) return;
+    if (ready.length > 0) {
+      // With files the send goes over HTTP at once; the message arrives like any other.
+      const ids = ready.map((f) => f.attachment!.id);
+      api.send(conversationId, text.trim() === "" ? "" : text, crypto.randomUUID(), ids)
+        .then(() => files.clear())
+        .catch((e) => files.fail(ids, e instanceof ApiError ? e.code : "unknown"));
+    } else {
+      onSend(text);
+    }
     setText("");
     saveDraft(meId, conversationId, "");
     ref.current?.focus();
@@ -411,17 +425,30 @@ function Composer({ conversationId, meId, onSend, onTyping }: { conversationId: 
     }
   };
   return (
-    <form onSubmit={(e) => { e.preventDefault(); submit(); }} className="border-t border-slate-200 bg-white px-3 py-3 md:px-5">
+    <form onSubmit={(e) => { e.preventDefault(); submit(); }} data-testid="composer-form"
+      onDragOver={(e) => { if (e.dataTransfer.types.includes("Files")) { e.preventDefault(); files.setDragging(true); } }}
+      onDragLeave={() => files.setDragging(false)}
+      onDrop={(e) => { if (e.dataTransfer.files.length) { e.preventDefault(); files.add(e.dataTransfer.files); } files.setDragging(false); }}
+      className={`border-t border-slate-200 px-3 py-3 md:px-5 ${files.dragging ? "bg-indigo-50" : "bg-white"}`}>
+      {files.dragging && <p className="mb-2 text-center text-sm text-indigo-700">{t.dropFilesHere}</p>}
+      <AttachmentTray files={files.list} onRemove={files.remove} errorText={(code) => errorText(t, code)} />
       <div className="flex items-end gap-2">
+        <label className="flex h-11 w-11 shrink-0 cursor-pointer items-center justify-center rounded-full text-slate-500 hover:bg-slate-100 focus-within:ring-4 focus-within:ring-indigo-500/40" title={t.attachFiles}>
+          <span className="sr-only">{t.attachFiles}</span>
+          <input type="file" multiple className="sr-only" data-testid="attach-input"
+            onChange={(e) => { if (e.target.files) files.add(e.target.files); e.target.value = ""; }} />
+          <svg viewBox="0 0 24 24" className="h-5 w-5" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="m18.375 12.739-7.693 7.693a4.5 4.5 0 0 1-6.364-6.364l10.94-10.94A3 3 0 1 1 19.5 7.372L8.552 18.32m.009-.01-.01.01m5.699-9.941-7.81 7.81a1.5 1.5 0 0 0 2.112 2.13" strokeLinecap="round" strokeLinejoin="round" /></svg>
+        </label>
         <label className="min-w-0 flex-1">
           <span className="sr-only">{t.messagePlaceholder}</span>
           <textarea ref={ref} rows={1} value={text} data-testid="composer" aria-label={t.messagePlaceholder}
             aria-invalid={tooLong || undefined} aria-describedby={showCount ? `count-${conversationId}` : undefined}
             placeholder={t.messagePlaceholder}
             onChange={(e) => { setText(e.target.value); if (e.target.value) onTyping(); }} onKeyDown={onKeyDown}
+            onPaste={(e) => { if (e.clipboardData.files.length) { e.preventDefault(); files.add(e.clipboardData.files); } }}
             className={`block max-h-40 w-full resize-none rounded-2xl border bg-slate-50 px-4 py-2.5 text-[15px] leading-snug outline-none transition focus:bg-white focus:ring-4 ${tooLong ? "border-rose-400 focus:border-rose-500 focus:ring-rose-500/15" : "border-slate-200 focus:border-indigo-500 focus:ring-indigo-500/15"}`} />
         </label>
-        <button type="submit" disabled={!text.trim() || tooLong} data-testid="send-button" aria-label={t.send}
+        <button type="submit" disabled={!canSend} data-testid="send-button" aria-label={t.send}
           className="flex h-11 w-11 shrink-0 items-center justify-center rounded-full bg-indigo-600 text-white shadow-md shadow-indigo-600/25 transition hover:bg-indigo-700 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40 disabled:bg-slate-300 disabled:shadow-none">
           <svg viewBox="0 0 24 24" className="h-5 w-5" fill="currentColor" aria-hidden="true"><path d="M3.478 2.404a.75.75 0 0 0-.926.941l2.432 7.905H13.5a.75.75 0 0 1 0 1.5H4.984l-2.432 7.905a.75.75 0 0 0 .926.94 60.519 60.519 0 0 0 18.445-8.986.75.75 0 0 0 0-1.218A60.517 60.517 0 0 0 3.478 2.404Z" /></svg>
         </button>
@@ -434,4 +461,37 @@ function Composer({ conversationId, meId, onSend, onTyping }: { conversationId: 
       )}
     </form>
   );
+}
+
+/** Most files on one message (the server's limit). */
+const MAX_FILES = 10;
+
+/** The composer's files: each uploads at once, with progress, until sent or removed. */
+function useFiles() {
+  const [list, setList] = useState<PendingFile[]>([]);
+  const [dragging, setDragging] = useState(false);
+  const update = (key: string, change: Partial<PendingFile>) =>
+    setList((l) => l.map((f) => (f.key === key ? { ...f, ...change } : f)));
+  const add = (picked: FileList) => {
+    const room = MAX_FILES - list.length;
+    for (const file of Array.from(picked).slice(0, Math.max(0, room))) {
+      const key = crypto.randomUUID();
+      const name = file.name || "image.png";
+      setList((l) => [...l, { key, name, progress: 0 }]);
+      uploadFile(file, name, (progress) => update(key, { progress }))
+        .then((attachment) => update(key, { attachment, progress: 1 }))
+        .catch((e) => update(key, { error: e instanceof ApiError ? e.code : "unknown" }));
+    }
+  };
+  return {
+    list,
+    dragging,
+    setDragging,
+    add,
+    busy: list.some((f) => !f.attachment && !f.error),
+    remove: (key: string) => setList((l) => l.filter((f) => f.key !== key)),
+    clear: () => setList((l) => l.filter((f) => !f.attachment)),
+    fail: (ids: string[], code: string) =>
+      setList((l) => l.map((f) => (f.attachment && ids.includes(f.attachment.id) ? { ...f, attachment: undefined, error: code } : f))),
+  };
 }

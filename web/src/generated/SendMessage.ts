@@ -5,4 +5,8 @@ export type SendMessage = { conversationId: ConversationId, msg: string, clientI
 /**
  * The seq of the message this one replies to, in the same conversation.
  */
-replyTo?: number, };
+replyTo?: number, 
+/**
+ * 1–10 ids of the sender's own unused uploads; `msg` may then be empty.
+ */
+attachments?: Array<string>, };

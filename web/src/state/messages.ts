@@ -23,6 +23,7 @@ export interface LocalMessage {
   editedAt?: number | null;
   deletedAt?: number | null;
   reactions?: Message["reactions"];
+  attachments?: Message["attachments"];
   rev?: number;
   /** The server's error code when a send failed for good. */
   error?: string;

@@ -52,6 +52,15 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
+/// The multipart form of `POST /api/uploads`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AttachmentUpload {
+    /// Any file up to `NATTER_MAX_UPLOAD` (25 MiB by default).
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    pub file: Vec<u8>,
+}
+
 /// The multipart form of `PUT /api/me/avatar`.
 #[derive(ToSchema)]
 #[allow(dead_code)]
@@ -197,11 +206,22 @@ pub struct HistoryPage {
 #[derive(Debug, Deserialize, TS, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendRequest {
+    /// May be empty when `attachments` is not.
     pub msg: String,
     pub client_id: String,
     /// The seq of the message this one replies to, in the same conversation.
     #[ts(optional)]
     pub reply_to: Option<i64>,
+    /// 1–10 ids of the sender's own unused uploads.
+    #[serde(default)]
+    #[ts(optional)]
+    pub attachments: Option<Vec<String>>,
+}
+
+/// `POST /api/uploads`: the stored file.
+#[derive(Debug, Serialize, TS, ToSchema)]
+pub struct AttachmentAnswer {
+    pub attachment: crate::contract::Attachment,
 }
 
 /// The original design's lobby message; without a clientId every call is new.

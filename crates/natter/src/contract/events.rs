@@ -118,6 +118,10 @@ pub struct SendMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub reply_to: Option<i64>,
+    /// 1–10 ids of the sender's own unused uploads; `msg` may then be empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub attachments: Option<Vec<String>>,
 }
 
 /// `message:edit`: only the sender, not on a deleted or system message.
@@ -370,6 +374,7 @@ mod tests {
             msg: "m".into(),
             client_id: "k".into(),
             reply_to: None,
+            attachments: None,
         };
         let typing = StartTyping {
             conversation_id: "c".into(),

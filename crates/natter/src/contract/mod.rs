@@ -10,6 +10,6 @@ pub mod objects;
 pub mod typescript;
 
 pub use objects::{
-    Conversation, ConversationKind, Member, Message, MessageType, Reaction, ReplyTo, SystemAction,
-    SystemInfo, User,
+    Attachment, Conversation, ConversationKind, Member, Message, MessageType, Reaction, ReplyTo,
+    SystemAction, SystemInfo, User,
 };

@@ -7,7 +7,7 @@ use serde::Serialize;
 use ts_rs::TS;
 use utoipa::ToSchema;
 
-use crate::domain::{ConversationId, MessageId, Millis, UserId};
+use crate::domain::{AttachmentId, ConversationId, MessageId, Millis, UserId};
 
 /// A public profile.
 #[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
@@ -49,6 +49,8 @@ pub struct Message {
     pub deleted_at: Option<Millis>,
     /// In order of each emoji's first use.
     pub reactions: Vec<Reaction>,
+    /// The files sent with the message, in the order given; empty otherwise.
+    pub attachments: Vec<Attachment>,
     /// The conversation's `rev` at this message's latest change.
     pub rev: i64,
 }
@@ -103,6 +105,25 @@ pub struct Reaction {
     pub emoji: String,
     /// In the order they reacted.
     pub user_ids: Vec<UserId>,
+}
+
+/// An uploaded file. `width`, `height` and `thumbUrl` are set only for images
+/// (PNG, JPEG, WebP, GIF); the URLs answer only the uploader and the members of
+/// the conversation the file was sent to.
+#[derive(Debug, Clone, Serialize, PartialEq, TS, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub name: String,
+    /// `image/png`, `image/jpeg`, `image/webp`, `image/gif` or `application/octet-stream`.
+    pub content_type: String,
+    /// In bytes.
+    pub size: i64,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub url: String,
+    /// A WebP of at most 320 × 320 pixels.
+    pub thumb_url: Option<String>,
 }
 
 /// A member of a conversation, with their read mark.

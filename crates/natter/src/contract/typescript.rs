@@ -43,6 +43,7 @@ pub fn export_to(dir: &Path) -> Result<(), ExportError> {
     SendRequest::export_all(&cfg)?;
     ChatRequest::export_all(&cfg)?;
     MessageAnswer::export_all(&cfg)?;
+    AttachmentAnswer::export_all(&cfg)?;
     ReadRequest::export_all(&cfg)?;
     RenameRequest::export_all(&cfg)?;
     AddMembersRequest::export_all(&cfg)?;

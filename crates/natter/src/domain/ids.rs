@@ -82,6 +82,11 @@ id_type!(
     AvatarId,
     "picture"
 );
+id_type!(
+    /// An uploaded file; also the unguessable part of its URLs.
+    AttachmentId,
+    "attachment"
+);
 
 impl ConversationId {
     /// The one conversation every user belongs to.

@@ -11,7 +11,7 @@ pub mod text;
 pub mod time;
 
 pub use group::{Emoji, GroupTitle};
-pub use ids::{AvatarId, ConversationId, MessageId, UserId};
+pub use ids::{AttachmentId, AvatarId, ConversationId, MessageId, UserId};
 pub use text::{
     ClientId, DisplayName, MessageQuery, MessageText, Password, SearchQuery, StatusMessage,
     Username,

@@ -180,6 +180,11 @@ impl StatusMessage {
 }
 
 impl MessageText {
+    /// The empty text of a message that carries only attachments.
+    pub fn empty() -> Self {
+        Self(String::new())
+    }
+
     pub fn parse(raw: String) -> AppResult<Self> {
         if raw.trim().is_empty() {
             return Err(AppError::invalid(

@@ -143,7 +143,8 @@ pub async fn history(
         (status = 200, description = "this clientId was already stored", body = MessageAnswer),
         (status = 403, description = "`blocked`: a direct chat between a blocked pair", body = ErrorBody),
         (status = 404, description = "`not_found`", body = ErrorBody),
-        (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`, `invalid_reply`", body = ErrorBody),
+        (status = 422, description = "`invalid_message`, `message_too_long`, `invalid_client_id`, `invalid_reply`, `invalid_attachment`, `too_many_attachments`", body = ErrorBody),
+        (status = 409, description = "`attachment_used`", body = ErrorBody),
         (status = 429, description = "`rate_limited`: the sender's send rate limit, with `Retry-After`", body = ErrorBody),
     ))]
 pub async fn send(
@@ -152,11 +153,7 @@ pub async fn send(
     Path(id): Path<String>,
     Json(body): Json<SendRequest>,
 ) -> AppResult<(StatusCode, Json<MessageAnswer>)> {
-    let outgoing = Outgoing {
-        msg: MessageText::parse(body.msg)?,
-        client_id: ClientId::parse(body.client_id)?,
-        reply_to: body.reply_to,
-    };
+    let outgoing = Outgoing::parse(body.msg, body.client_id, body.reply_to, body.attachments)?;
     let id = ConversationId::parse(&id)?;
     let sent = messages::send(&ctx, &user, &id, outgoing).await?;
     Ok(sent_response(sent))
@@ -186,6 +183,7 @@ pub async fn chat(
         msg,
         client_id,
         reply_to: None,
+        attachments: vec![],
     };
     let sent = messages::send(&ctx, &user, &ConversationId::lobby(), outgoing).await?;
     Ok(sent_response(sent))

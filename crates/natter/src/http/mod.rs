@@ -4,6 +4,7 @@
 //! each handler's `#[utoipa::path]` as it adds the route: the OpenAPI document
 //! served at `/api/openapi.json` is built from the very same list.
 
+pub mod attachments;
 pub mod auth;
 pub mod avatars;
 pub mod blocks;
@@ -58,6 +59,14 @@ fn api_routes() -> OpenApiRouter<Ctx> {
                 .routes(routes!(blocks::list))
                 .routes(routes!(blocks::block, blocks::unblock))
                 .routes(routes!(search::messages))
+                .merge(
+                    OpenApiRouter::new()
+                        .routes(routes!(attachments::upload))
+                        // The handler bounds the body itself, by NATTER_MAX_UPLOAD.
+                        .layer(DefaultBodyLimit::disable()),
+                )
+                .routes(routes!(attachments::file))
+                .routes(routes!(attachments::thumb))
                 .routes(routes!(users::list))
                 .routes(routes!(users::get))
                 .routes(routes!(avatars::get))

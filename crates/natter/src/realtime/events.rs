@@ -17,7 +17,7 @@ use crate::contract::events::{
     PresenceUnsubscribe, ReactionRequest, ReadAck, RemoveReaction, SendAck, SendMessage,
     StartTyping,
 };
-use crate::domain::{ClientId, ConversationId, Emoji, MessageText, Seq};
+use crate::domain::{ConversationId, Emoji, MessageText, Seq};
 use crate::error::{AppError, AppResult};
 use crate::services::messages::Outgoing;
 use crate::services::sessions::{self, AuthUser};
@@ -40,11 +40,7 @@ pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUse
     };
 
     scope.on(socket, |ctx, user, p: SendMessage| async move {
-        let outgoing = Outgoing {
-            msg: MessageText::parse(p.msg)?,
-            client_id: ClientId::parse(p.client_id)?,
-            reply_to: p.reply_to,
-        };
+        let outgoing = Outgoing::parse(p.msg, p.client_id, p.reply_to, p.attachments)?;
         let conversation_id = ConversationId::parse(&p.conversation_id)?;
         let sent = messages::send(&ctx, &user, &conversation_id, outgoing).await?;
         let (Sent::New(message) | Sent::Existing(message)) = sent;

@@ -1,4 +1,5 @@
-//! Avatar processing: recognise, bound, decode, crop, resize, re-encode.
+//! Avatar and attachment-preview processing: recognise, bound, decode, crop,
+//! resize, re-encode.
 //!
 //! The format is taken from the file's magic bytes only. Dimensions are read from
 //! the header before anything is decoded, and the decoder runs under allocation
@@ -6,7 +7,8 @@
 //! with little memory. The stored picture is always freshly encoded WebP: the
 //! uploaded bytes (and any EXIF/GPS metadata or polyglot payload) are never kept.
 
-use std::io::Cursor;
+use std::io::{BufRead, Cursor, Seek};
+use std::path::Path;
 
 use image::imageops::FilterType;
 use image::{DynamicImage, ImageFormat, ImageReader, Limits};
@@ -19,6 +21,8 @@ pub const MAX_PIXELS: u64 = 40_000_000;
 pub const MAX_SIDE: u32 = 16_384;
 pub const LARGE_SIDE: u32 = 256;
 pub const SMALL_SIDE: u32 = 64;
+/// The longest side of an attachment's preview.
+pub const THUMB_SIDE: u32 = 320;
 pub const CONTENT_TYPE: &str = "image/webp";
 
 /// The two stored sizes of one picture, WebP-encoded.
@@ -29,17 +33,39 @@ pub struct Avatar {
 
 /// Turns uploaded bytes into a square avatar in two sizes.
 pub fn process(bytes: &[u8]) -> AppResult<Avatar> {
-    let format = image::guess_format(bytes).ok();
-    if !matches!(
-        format,
-        Some(ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif)
-    ) {
-        return Err(AppError::UnsupportedMedia(
-            "the picture must be a PNG, JPEG, WebP or GIF image".into(),
-        ));
-    }
-    let format = format.expect("checked above");
-    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format)
+    let format = sniff(bytes).ok_or_else(|| {
+        AppError::UnsupportedMedia("the picture must be a PNG, JPEG, WebP or GIF image".into())
+    })?;
+    let decoded = decode_bounded(|| Ok(Cursor::new(bytes)), format)?;
+    let square = centre_square(decoded);
+    Ok(Avatar {
+        large: encode(&square, LARGE_SIDE)?,
+        small: encode(&square, SMALL_SIDE)?,
+    })
+}
+
+/// The image format the leading bytes announce, if it is one we decode.
+pub fn sniff(head: &[u8]) -> Option<ImageFormat> {
+    image::guess_format(head).ok().filter(|format| {
+        matches!(
+            format,
+            ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP | ImageFormat::Gif
+        )
+    })
+}
+
+/// The MIME type served for a sniffed format.
+pub fn mime(format: ImageFormat) -> &'static str {
+    format.to_mime_type()
+}
+
+/// Decodes under the bomb limits: the header's dimensions are checked before
+/// any pixel is decoded (`open` is called twice, once for each look).
+pub fn decode_bounded<R: BufRead + Seek>(
+    open: impl Fn() -> std::io::Result<R>,
+    format: ImageFormat,
+) -> AppResult<DynamicImage> {
+    let (width, height) = ImageReader::with_format(open().map_err(io_error)?, format)
         .into_dimensions()
         .map_err(|_| invalid_image())?;
     if width == 0
@@ -55,17 +81,40 @@ pub fn process(bytes: &[u8]) -> AppResult<Avatar> {
             ),
         ));
     }
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut reader = ImageReader::with_format(open().map_err(io_error)?, format);
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_PIXELS * 4 + 64 * 1024 * 1024);
     reader.limits(limits);
-    let decoded = reader.decode().map_err(|_| invalid_image())?;
-    let square = centre_square(decoded);
-    Ok(Avatar {
-        large: encode(&square, LARGE_SIDE)?,
-        small: encode(&square, SMALL_SIDE)?,
+    reader.decode().map_err(|_| invalid_image())
+}
+
+fn io_error(e: std::io::Error) -> AppError {
+    AppError::Internal(e.into())
+}
+
+/// A picture's size and its WebP preview of at most [`THUMB_SIDE`] pixels a side.
+pub struct Thumbnail {
+    pub width: u32,
+    pub height: u32,
+    pub webp: Vec<u8>,
+}
+
+/// The preview of the image in the file at `path` (already sniffed as `format`).
+pub fn thumbnail(path: &Path, format: ImageFormat) -> AppResult<Thumbnail> {
+    let open = || std::fs::File::open(path).map(std::io::BufReader::new);
+    let decoded = decode_bounded(open, format)?;
+    let (width, height) = (decoded.width(), decoded.height());
+    let small = if width <= THUMB_SIDE && height <= THUMB_SIDE {
+        decoded
+    } else {
+        decoded.resize(THUMB_SIDE, THUMB_SIDE, FilterType::Triangle)
+    };
+    Ok(Thumbnail {
+        width,
+        height,
+        webp: encode_webp(small)?,
     })
 }
 
@@ -81,11 +130,13 @@ fn centre_square(image: DynamicImage) -> DynamicImage {
 }
 
 fn encode(square: &DynamicImage, side: u32) -> AppResult<Vec<u8>> {
-    let resized = square
-        .resize_exact(side, side, FilterType::Lanczos3)
-        .into_rgba8();
+    encode_webp(square.resize_exact(side, side, FilterType::Lanczos3))
+}
+
+fn encode_webp(image: DynamicImage) -> AppResult<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
-    resized
+    image
+        .into_rgba8()
         .write_to(&mut out, ImageFormat::WebP)
         .map_err(|e| AppError::Internal(e.into()))?;
     Ok(out.into_inner())

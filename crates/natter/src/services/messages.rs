@@ -7,13 +7,14 @@
 //! ([`super::rate_limits`]). A direct chat between a blocked pair takes no
 //! sends ([`super::blocks`]).
 
+use super::attachments;
 use super::blocks;
 use super::conversations::membership;
 use super::rate_limits::Action;
 use super::sessions::AuthUser;
 use crate::contract::Message;
 use crate::contract::bodies::HistoryPage;
-use crate::domain::{ClientId, ConversationId, MessageText, PageLimit, Seq};
+use crate::domain::{AttachmentId, ClientId, ConversationId, MessageText, PageLimit, Seq};
 use crate::error::{AppError, AppResult};
 use crate::state::Ctx;
 use crate::store::changes::Edit;
@@ -27,6 +28,52 @@ pub struct Outgoing {
     pub msg: MessageText,
     pub client_id: ClientId,
     pub reply_to: Option<i64>,
+    pub attachments: Vec<AttachmentId>,
+}
+
+/// Most files on one message.
+pub const MAX_ATTACHMENTS: usize = 10;
+
+impl Outgoing {
+    /// A send from the wire (HTTP or Socket.IO). With attachments the text may
+    /// be empty; without, it may not.
+    pub fn parse(
+        msg: String,
+        client_id: String,
+        reply_to: Option<i64>,
+        attachments: Option<Vec<String>>,
+    ) -> AppResult<Self> {
+        let attachments = attachments.unwrap_or_default();
+        if attachments.len() > MAX_ATTACHMENTS {
+            return Err(AppError::invalid(
+                "too_many_attachments",
+                format!("a message carries at most {MAX_ATTACHMENTS} attachments"),
+            ));
+        }
+        let mut ids = Vec::with_capacity(attachments.len());
+        for raw in &attachments {
+            let id = AttachmentId::parse(raw).map_err(|_| invalid_attachment())?;
+            if ids.contains(&id) {
+                return Err(invalid_attachment());
+            }
+            ids.push(id);
+        }
+        let msg = if !ids.is_empty() && msg.trim().is_empty() {
+            MessageText::empty()
+        } else {
+            MessageText::parse(msg)?
+        };
+        Ok(Self {
+            msg,
+            client_id: ClientId::parse(client_id)?,
+            reply_to,
+            attachments: ids,
+        })
+    }
+}
+
+fn invalid_attachment() -> AppError {
+    AppError::from(crate::store::writer::Refusal::InvalidAttachment)
 }
 
 pub async fn send(
@@ -60,6 +107,7 @@ pub async fn send(
             msg: outgoing.msg,
             client_id: outgoing.client_id,
             reply_to: outgoing.reply_to,
+            attachments: outgoing.attachments,
         })
         .await??)
 }
@@ -81,6 +129,12 @@ pub async fn change(
     if let (Members::Pair(a, b), false) = (&members, matches!(edit, Edit::Delete)) {
         blocks::ensure_not_blocked(ctx, a, b).await?;
     }
+    // Attachments never change after the send, so these are the ones the
+    // delete removes; their bytes go once it has committed.
+    let attached = match edit {
+        Edit::Delete => attachments::of_message(ctx, conversation_id, seq.get()).await?,
+        _ => Vec::new(),
+    };
     let applied = ctx
         .writer
         .apply(Change::Edit {
@@ -92,7 +146,13 @@ pub async fn change(
         })
         .await??;
     match applied {
-        Applied::Updated { message, .. } | Applied::Unchanged(message) => Ok(message),
+        Applied::Updated { message, .. } => {
+            if message.deleted_at.is_some() {
+                attachments::remove_bytes(ctx, &attached).await;
+            }
+            Ok(message)
+        }
+        Applied::Unchanged(message) => Ok(message),
         other => Err(AppError::Internal(anyhow::anyhow!(
             "an edit answered {other:?}"
         ))),

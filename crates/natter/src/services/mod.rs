@@ -2,6 +2,7 @@
 //! translate between the wire and these functions.
 
 pub mod accounts;
+pub mod attachments;
 pub mod blocks;
 pub mod client_address;
 pub mod conversations;

@@ -214,14 +214,19 @@ pub async fn prune(ctx: &Ctx) {
     }
 }
 
-/// Runs [`prune`] every few minutes (more often with short lifetimes), and
-/// lets the rate limits drop the buckets of users who stopped acting.
+/// Runs [`prune`] every few minutes (more often with short lifetimes or upload
+/// TTL), sweeps unused uploads, and lets the rate limits drop the buckets of
+/// users who stopped acting.
 pub async fn prune_periodically(ctx: Ctx) {
-    let mut ticker = tokio::time::interval(Lifetimes::of(&ctx).prune_every());
+    let upload_ttl =
+        Duration::from_secs(ctx.config.upload_ttl_secs / 2).max(Duration::from_secs(1));
+    let every = Lifetimes::of(&ctx).prune_every().min(upload_ttl);
+    let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
         prune(&ctx).await;
+        super::attachments::sweep(&ctx).await;
         ctx.limits.forget_idle();
         ctx.login_throttle.forget_expired();
     }

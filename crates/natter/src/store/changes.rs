@@ -9,6 +9,7 @@
 
 use sqlx::AnyConnection;
 
+use super::attachments;
 use super::conversations::Members;
 use super::messages::{message_at, replies_to};
 use super::writer::{Applied, Refusal, SendRequest, Sent};
@@ -127,6 +128,25 @@ pub(crate) async fn send(
         bump(conn, &req.conversation_id, -1, -1, now).await?;
         return Ok(Err(Refusal::NotFound("conversation")));
     }
+    if !req.attachments.is_empty() {
+        // A retried send finds its message (and attachments) already stored.
+        if let Some(existing) = existing(conn, req).await? {
+            bump(conn, &req.conversation_id, -1, -1, now).await?;
+            return Ok(Ok((Applied::Sent(Sent::Existing(existing)), members)));
+        }
+        let attached = attachments::attach(
+            conn,
+            &req.conversation_id,
+            seq,
+            &req.sender_id,
+            &req.attachments,
+        )
+        .await?;
+        if let Err(refusal) = attached {
+            bump(conn, &req.conversation_id, -1, -1, now).await?;
+            return Ok(Err(refusal));
+        }
+    }
     let inserted = insert_message(
         conn,
         NewMessage {
@@ -148,13 +168,24 @@ pub(crate) async fn send(
         return Ok(Ok((Applied::Sent(Sent::New(message)), members)));
     }
     bump(conn, &req.conversation_id, -1, -1, now).await?;
-    let (conversation_id, seq): (ConversationId, i64) = sqlx::query_as(EXISTING_SQL)
+    let existing = existing(conn, req).await?.ok_or(sqlx::Error::RowNotFound)?;
+    Ok(Ok((Applied::Sent(Sent::Existing(existing)), members)))
+}
+
+/// The message this sender already stored with this clientId, if any.
+async fn existing(
+    conn: &mut AnyConnection,
+    req: &SendRequest,
+) -> Result<Option<Message>, sqlx::Error> {
+    let found: Option<(ConversationId, i64)> = sqlx::query_as(EXISTING_SQL)
         .bind(&req.sender_id)
         .bind(req.client_id.as_str())
-        .fetch_one(&mut *conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    let existing = stored(conn, &conversation_id, seq).await?;
-    Ok(Ok((Applied::Sent(Sent::Existing(existing)), members)))
+    match found {
+        Some((conversation_id, seq)) => Ok(Some(stored(conn, &conversation_id, seq).await?)),
+        None => Ok(None),
+    }
 }
 
 async fn stored(
@@ -226,6 +257,7 @@ pub(crate) async fn edit(
                 .bind(seq)
                 .execute(&mut *conn)
                 .await?;
+            attachments::remove_of_message(conn, conversation_id, seq).await?;
             // The text is gone from the row itself, not hidden: a tombstone keeps
             // only its place in the order.
             sqlx::query(

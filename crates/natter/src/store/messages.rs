@@ -3,7 +3,7 @@
 //!
 //! A message is its row, the quoted original of a reply (joined, so a reply
 //! always shows the original as it is now) and its reactions (one more query
-//! per page, grouped here).
+//! per page, grouped here) and its attachments (one more).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -11,8 +11,9 @@ use std::fmt::Write;
 use serde_json::value::RawValue;
 use sqlx::{AnyConnection, FromRow};
 
+use super::attachments::attachments_of;
 use super::{Store, StoreError, StoreResult};
-use crate::contract::{Message, MessageType, Reaction, ReplyTo, SystemInfo};
+use crate::contract::{Attachment, Message, MessageType, Reaction, ReplyTo, SystemInfo};
 use crate::domain::{ConversationId, MessageId, PageLimit, Seq, UserId};
 
 /// Which slice of a conversation to read. `before` and `after` are exclusive
@@ -47,7 +48,7 @@ struct MessageRow {
 }
 
 impl MessageRow {
-    fn into_message(self, reactions: Vec<Reaction>) -> Message {
+    fn into_message(self, reactions: Vec<Reaction>, attachments: Vec<Attachment>) -> Message {
         let reply_to = match (self.reply_seq, self.reply_sender) {
             (Some(seq), Some(sender_id)) => Some(ReplyTo {
                 seq,
@@ -77,6 +78,7 @@ impl MessageRow {
             edited_at: self.edited_at,
             deleted_at: self.deleted_at,
             reactions,
+            attachments,
             rev: self.rev,
         }
     }
@@ -105,12 +107,20 @@ async fn load(
         query = query.bind(*value);
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    let mut reactions = reactions_of(conn, conversation_id, rows.iter().map(|r| r.seq)).await?;
+    let list = seq_list(rows.iter().map(|row| row.seq));
+    if list.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut reactions = reactions_of(conn, conversation_id, &list).await?;
+    let mut attachments = attachments_of(conn, conversation_id, &list).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let list = reactions.remove(&row.seq).unwrap_or_default();
-            row.into_message(list)
+            let seq = row.seq;
+            row.into_message(
+                reactions.remove(&seq).unwrap_or_default(),
+                attachments.remove(&seq).unwrap_or_default(),
+            )
         })
         .collect())
 }
@@ -120,14 +130,10 @@ async fn load(
 async fn reactions_of(
     conn: &mut AnyConnection,
     conversation_id: &ConversationId,
-    seqs: impl Iterator<Item = i64>,
+    seq_list: &str,
 ) -> Result<HashMap<i64, Vec<Reaction>>, sqlx::Error> {
-    let list = seq_list(seqs);
-    if list.is_empty() {
-        return Ok(HashMap::new());
-    }
     let sql = format!(
-        "SELECT seq, emoji, user_id FROM reactions WHERE conversation_id = $1 AND seq IN ({list}) \
+        "SELECT seq, emoji, user_id FROM reactions WHERE conversation_id = $1 AND seq IN ({seq_list}) \
          ORDER BY seq, rev"
     );
     let rows: Vec<(i64, String, UserId)> = sqlx::query_as(&sql)

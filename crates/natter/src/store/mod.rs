@@ -11,7 +11,9 @@
 //! lets run beside the writer. Message inserts go through [`writer`], which commits
 //! them in batches.
 
+pub mod attachments;
 pub mod avatars;
+pub mod blobs;
 pub mod blocks;
 pub mod changes;
 pub mod conversations;

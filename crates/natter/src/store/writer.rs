@@ -26,7 +26,9 @@ use super::conversations::{Members, UPSERT_READ_MARK};
 use super::groups::{self, GroupChange};
 use super::{Backend, Store, StoreError, StoreResult};
 use crate::contract::Message;
-use crate::domain::{ClientId, ConversationId, MessageId, MessageText, UserId, now_ms};
+use crate::domain::{
+    AttachmentId, ClientId, ConversationId, MessageId, MessageText, UserId, now_ms,
+};
 
 const MAX_BATCH: usize = 512;
 const QUEUE_DEPTH: usize = 4096;
@@ -42,6 +44,8 @@ pub struct SendRequest {
     pub msg: MessageText,
     pub client_id: ClientId,
     pub reply_to: Option<i64>,
+    /// Upload ids to attach (checked in the transaction: the sender's, unused).
+    pub attachments: Vec<AttachmentId>,
 }
 
 /// A change to one conversation.
@@ -110,6 +114,10 @@ pub enum Refusal {
     NotAGroup,
     TooManyReactions,
     TooManyMembers,
+    /// An attachment id that is not one of the sender's uploads.
+    InvalidAttachment,
+    /// An upload already attached to another message.
+    AttachmentUsed,
 }
 
 pub type ChangeResult = StoreResult<Result<Applied, Refusal>>;
@@ -325,6 +333,7 @@ mod tests {
                 msg: MessageText::parse("hi".into()).unwrap(),
                 client_id: ClientId::parse("c1".into()).unwrap(),
                 reply_to: None,
+                attachments: vec![],
             }),
             id: MessageId::generate(),
             reply,
@@ -344,6 +353,7 @@ mod tests {
             edited_at: None,
             deleted_at: None,
             reactions: vec![],
+            attachments: vec![],
             rev: 1,
         };
         (job, message)

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::helpers::{TestApp, TestUser};
 
-fn picture(format: ImageFormat, width: u32, height: u32) -> Vec<u8> {
+pub(crate) fn picture(format: ImageFormat, width: u32, height: u32) -> Vec<u8> {
     let image = RgbImage::from_fn(width, height, |x, y| {
         image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
     });
@@ -150,7 +150,7 @@ fn png_chunk(kind: &[u8], data: &[u8]) -> Vec<u8> {
 }
 
 /// A tiny PNG whose header claims 50,000 × 50,000 pixels (a decompression bomb's shape).
-fn png_bomb() -> Vec<u8> {
+pub(crate) fn png_bomb() -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = 50_000u32.to_be_bytes().to_vec();
     ihdr.extend_from_slice(&50_000u32.to_be_bytes());

@@ -213,6 +213,11 @@ impl TestApp {
         self.call(Method::POST, path, Some(token), Some(body)).await
     }
 
+    /// This app's data directory (attachment files live under it on SQLite).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn http(&self) -> &reqwest::Client {
         &self.http
     }

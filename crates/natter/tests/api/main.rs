@@ -14,6 +14,7 @@
 mod helpers;
 
 mod accounts;
+mod attachments;
 mod avatars;
 mod blocking;
 mod body_limits;
