@@ -857,6 +857,110 @@ try {
     await context.close();
   });
 
+  await step("a group of three: reply, edit, react and delete, each live in the other browser and all still there after a reload", async () => {
+    const title = `Team ${run}`;
+    const groupItem = (page) => page.locator(`[data-testid=conversation-item][data-conversation-id="${groupId}"]`);
+    // A picks B and C in People (the picks survive a new search) and names the group.
+    await pageA.goto("/people");
+    for (const u of [B, C]) {
+      await pageA.getByTestId("directory-search").fill(u.username);
+      await pageA.locator(`[data-testid=directory-result][data-username="${u.username}"]`).getByTestId("group-pick").check();
+    }
+    await pageA.getByTestId("new-group-title").fill(title);
+    await pageA.getByTestId("new-group-create").click();
+    await pageA.getByTestId("chat-title").filter({ hasText: title }).waitFor();
+    const groupId = await pageA.getByTestId("chat-view").getAttribute("data-conversation-id");
+    await pageA.locator("[data-testid=system-message][data-action=created]").waitFor();
+
+    // The members panel: all three, A marked as the owner.
+    await pageA.getByTestId("group-members-toggle").click();
+    await waitCount(pageA.getByTestId("group-member"), 3);
+    assert.equal(await pageA.locator("[data-testid=group-member][data-owner=true]").getAttribute("data-username"), A.username);
+    await pageA.getByTestId("group-members-toggle").click();
+
+    // B's list shows the group live: its title, member avatars and the system line as its preview.
+    await pageB.goto("/");
+    await groupItem(pageB).getByTestId("conversation-name").filter({ hasText: title }).waitFor();
+    await groupItem(pageB).locator("[data-testid=group-avatars][data-count='3']").waitFor();
+    assert.match(await groupItem(pageB).getByTestId("conversation-preview").textContent(), new RegExp(`^Alice.* created the group “${title}”$`));
+    await groupItem(pageB).click();
+    await pageB.getByTestId("chat-title").filter({ hasText: title }).waitFor();
+
+    // A sends; B replies to it: the quote is shown on both sides.
+    const original = `first plan ${run}`;
+    const edited = `better plan ${run}`;
+    const reply = `sounds good ${run}`;
+    await send(pageA, original);
+    await msgByText(pageB, original).getByTestId("reply-button").click();
+    assert.match(await pageB.getByTestId("replying-to").textContent(), /Replying to Alice/);
+    await send(pageB, reply);
+    await msgByText(pageB, reply).getByTestId("reply-quote").filter({ hasText: original }).waitFor();
+    await msgByText(pageA, reply).getByTestId("reply-quote").filter({ hasText: original }).waitFor();
+
+    // A edits in place: Esc cancels (and leaves the chat open), Enter saves.
+    await msgByText(pageA, original).getByTestId("edit-button").click();
+    await pageA.getByTestId("edit-input").press("Escape");
+    await pageA.getByTestId("edit-box").waitFor({ state: "detached" });
+    assert.equal(await pageA.getByTestId("chat-view").count(), 1, "Esc in the edit box does not close the chat");
+    await msgByText(pageA, original).getByTestId("edit-button").click();
+    await pageA.getByTestId("edit-input").fill(edited);
+    await pageA.getByTestId("edit-input").press("Enter");
+    await pageA.getByTestId("edit-box").waitFor({ state: "detached" });
+    // B sees the new text and the mark live, and the reply's quote follows.
+    await msgByText(pageB, edited).getByTestId("message-edited").waitFor();
+    await msgByText(pageB, reply).getByTestId("reply-quote").filter({ hasText: edited }).waitFor();
+    assert.equal(await msgByText(pageB, original).count(), 0);
+
+    // B reacts; A sees the count live.
+    await msgByText(pageB, edited).getByTestId("react-button").click();
+    await msgByText(pageB, edited).locator("[data-testid=reaction-choice][data-emoji='🎉']").click();
+    await msgByText(pageA, edited).locator("[data-testid=reaction][data-emoji='🎉']").getByTestId("reaction-count").filter({ hasText: /^1$/ }).waitFor();
+
+    // A deletes a message after asking; B sees the tombstone live.
+    const oops = `wrong chat ${run}`;
+    await send(pageA, oops);
+    await msgByText(pageB, oops).waitFor();
+    const oopsSeq = await msgByText(pageB, oops).getAttribute("data-seq");
+    await msgByText(pageA, oops).getByTestId("delete-button").click();
+    await pageA.getByTestId("confirm-dialog").waitFor();
+    await pageA.getByTestId("confirm-ok").click();
+    const tombstone = (page) => page.locator(`[data-testid=message][data-seq="${oopsSeq}"] [data-testid=message-deleted]`);
+    await tombstone(pageB).waitFor();
+    assert.equal(await msgByText(pageB, oops).count(), 0);
+    await groupItem(pageB).getByTestId("conversation-preview").filter({ hasText: "Message deleted" }).waitFor();
+    await shoot(pageB, "group");
+
+    // After a reload B has all of it from the server.
+    await pageB.reload();
+    await pageB.getByTestId("chat-title").filter({ hasText: title }).waitFor();
+    await msgByText(pageB, edited).getByTestId("message-edited").waitFor();
+    assert.equal(await msgByText(pageB, edited).locator("[data-testid=reaction][data-emoji='🎉'] [data-testid=reaction-count]").textContent(), "1");
+    await tombstone(pageB).waitFor();
+    assert.equal(await msgByText(pageB, oops).count(), 0);
+    await msgByText(pageB, reply).getByTestId("reply-quote").filter({ hasText: edited }).waitFor();
+
+    // Membership: the owner removes C and adds C back; B's list tells it in words.
+    await pageA.getByTestId("group-members-toggle").click();
+    await pageA.locator(`[data-testid=group-member][data-username="${C.username}"]`).getByTestId("group-member-remove").click();
+    await pageA.getByTestId("confirm-ok").click();
+    await waitCount(pageA.getByTestId("group-member"), 2);
+    await groupItem(pageB).getByTestId("conversation-preview").filter({ hasText: /^Alice.* removed 민지$/ }).waitFor();
+    await pageA.getByTestId("group-add-people").click();
+    await pageA.getByTestId("group-add-search").fill(C.username);
+    await pageA.locator(`[data-testid=group-add-result][data-username="${C.username}"]`).getByTestId("group-pick").check();
+    await pageA.getByTestId("group-add-submit").click();
+    await waitCount(pageA.getByTestId("group-member"), 3);
+    await groupItem(pageB).getByTestId("conversation-preview").filter({ hasText: /^Alice.* added 민지$/ }).waitFor();
+    // C, back in, has the group in its (Korean) list, the change in words.
+    await groupItem(pageC).getByTestId("conversation-preview").filter({ hasText: /^Alice.*님이 민지님을 초대했습니다$/ }).waitFor();
+
+    // An inline rename reaches B live.
+    await pageA.getByTestId("group-rename").click();
+    await pageA.getByTestId("group-rename-input").fill(`${title}!`);
+    await pageA.getByTestId("group-rename-input").press("Enter");
+    await pageB.getByTestId("chat-title").filter({ hasText: `${title}!` }).waitFor();
+  });
+
   await step("accessibility: no serious axe-core violations on the main screens", async () => {
     const axe = fs.readFileSync(path.join(HERE, "../node_modules/axe-core/axe.min.js"), "utf8");
     const check = async (page, label) => {
@@ -877,6 +981,7 @@ try {
     await pageA.getByTestId("profile-panel").waitFor();
     await check(pageA, "profile");
     await check(pageC, "Korean chat");
+    await check(pageB, "group chat with a reply, a reaction and a tombstone");
   });
 
 

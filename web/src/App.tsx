@@ -21,6 +21,7 @@ import { Sidebar } from "./components/Sidebar";
 import { ChatView } from "./components/ChatView";
 import { ProfilePanel } from "./components/ProfilePanel";
 import { LobbyMembers, UserProfile } from "./components/People";
+import { GroupMembers } from "./components/GroupMembers";
 
 export function Root() {
   const [lang, setLangState] = useState<Lang>(detectLang);
@@ -161,7 +162,10 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
 
   // Names for the senders shown in list previews (the lobby has people we may not know yet).
   useEffect(() => {
-    for (const c of state.conversations) if (c.lastMessage) ensureUser(c.lastMessage.senderId);
+    for (const c of state.conversations) {
+      if (c.lastMessage) ensureUser(c.lastMessage.senderId);
+      for (const id of c.lastMessage?.system?.userIds ?? []) ensureUser(id);
+    }
   }, [state.conversations, ensureUser]);
 
   /** The conversation from the list, else from the server; null (and "missing" on 404) when it cannot be had. */
@@ -311,6 +315,7 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
     else navigate("/", { replace: true });
   }, [navigate, cameFromApp]);
   const closeChat = useCallback(() => navigate("/"), [navigate]);
+  const usersLoaded = useCallback((list: User[]) => dispatch({ type: "users", users: list }), []);
 
   const active = chatId ? state.conversations.find((c) => c.id === chatId) ?? null : null;
   const activeLog = chatId ? state.logs[chatId] : undefined;
@@ -345,6 +350,9 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         ensureUser={ensureUser}
         blocked={blocked}
         onUnblock={(id) => { void setBlock(id, false).catch(() => {}); }}
+        onLeave={() => api.leave(active.id, me.id).then(closeChat)}
+        groupMembers={<GroupMembers c={active} me={state.me ?? me} users={state.users} connected={connected} onLoaded={usersLoaded}
+          onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
         lobbyMembers={<LobbyMembers me={state.me ?? me} users={state.users} connected={connected} socketRef={socketRef}
           onLoaded={(list) => dispatch({ type: "users", users: list })} onOpen={(id) => navigate(`/u/${encodeURIComponent(id)}`, { state: { inApp: true } })} />}
       />

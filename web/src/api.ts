@@ -2,7 +2,7 @@
 // `natter_session` cookie that register/login set: no token is kept in script-
 // readable storage. Every request carries `X-Requested-With`, which the server
 // accepts as the CSRF defence for cookie-authenticated writes. Relative paths only.
-import type { Attachment, Conversation, Message, User } from "./types";
+import type { Attachment, Conversation, MembersAnswer, Message, User } from "./types";
 
 export class ApiError extends Error {
   constructor(public status: number, public code: string, message: string) {
@@ -73,8 +73,13 @@ export const api = {
     request<{ conversation: Conversation }>("POST", "/api/conversations", { kind: "group", title, userIds }),
   rename: (id: string, title: string) =>
     request<{ conversation: Conversation }>("PATCH", `/api/conversations/${enc(id)}`, { title }),
-  leave: (id: string, userId: string) =>
+  /** Removes a member (the owner) or, for oneself, leaves the group. */
+  removeMember: (id: string, userId: string) =>
     request<void>("DELETE", `/api/conversations/${enc(id)}/members/${enc(userId)}`),
+  leave: (id: string, userId: string) => api.removeMember(id, userId),
+  members: (id: string) => request<MembersAnswer>("GET", `/api/conversations/${enc(id)}/members`),
+  addMembers: (id: string, userIds: string[]) =>
+    request<{ conversation: Conversation }>("POST", `/api/conversations/${enc(id)}/members`, { userIds }),
   conversations: () => request<{ conversations: Conversation[] }>("GET", "/api/conversations"),
   conversation: (id: string) => request<{ conversation: Conversation }>("GET", `/api/conversations/${enc(id)}`),
   messages: (id: string, opts: { before?: number; after?: number; sinceRev?: number; limit?: number } = {}) => {

@@ -14,7 +14,7 @@ import { Avatar } from "./Avatar";
 import { api, ApiError, uploadFile } from "../api";
 import { AttachmentTray, MessageAttachments, type PendingFile } from "./Attachments";
 import { Linkified } from "./Linkified";
-import { GroupActions, MessageTools, ReplyQuote, SystemLine, isDeleted } from "./MessageExtras";
+import { EditBox, GroupActions, MessageTools, ReplyQuote, SystemLine, isDeleted } from "./MessageExtras";
 
 interface Props {
   conversation: Conversation;
@@ -33,6 +33,9 @@ interface Props {
   onOpenProfile: (userId: string) => void;
   ensureUser: (id: string) => void;
   lobbyMembers?: React.ReactNode;
+  /** A group's members panel, opened from the header. */
+  groupMembers?: React.ReactNode;
+  onLeave: () => Promise<void>;
   /** The users I block: no composer in our direct chat, their other messages collapsed. */
   blocked: ReadonlySet<string>;
   onUnblock: (userId: string) => void;
@@ -90,9 +93,9 @@ export function ChatView(p: Props) {
               : <path d="M14.857 17.082a23.848 23.848 0 0 0 5.454-1.31A8.967 8.967 0 0 1 18 9.75V9A6 6 0 0 0 6 9v.75a8.967 8.967 0 0 1-2.312 6.022c1.733.64 3.56 1.085 5.455 1.31m5.714 0a24.255 24.255 0 0 1-5.714 0m5.714 0a3 3 0 1 1-5.714 0" strokeLinecap="round" strokeLinejoin="round" />}
           </svg>
         </button>
-        {c.kind === "group" && <GroupActions c={c} meId={me.id} onLeft={onClose} />}
+        {c.kind === "group" && <GroupActions c={c} onLeave={p.onLeave} onMembers={() => setShowMembers((v) => !v)} membersOpen={showMembers} />}
       </header>
-      {lobby && showMembers && p.lobbyMembers}
+      {showMembers && (lobby ? p.lobbyMembers : c.kind === "group" ? p.groupMembers : null)}
       {log?.loaded ? (
         <MessageList {...p} readAtOpen={readAtOpen} title={title} typers={typers} onReply={setReplyTo} />
       ) : (
@@ -298,6 +301,7 @@ const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender
 }) {
   const { t, lang } = useI18n();
   const [revealed, setRevealed] = useState(false);
+  const [editing, setEditing] = useState(false);
   const name = mine ? t.me : sender?.displayName ?? m.user;
   if (m.type === "system") return <SystemLine m={m} users={users} />;
   if (collapsed && !revealed) {
@@ -340,7 +344,7 @@ const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender
           )}
           <ReplyQuote m={m} users={users} />
           {!isDeleted(m) && <MessageAttachments list={m.attachments} mine={mine} />}
-          <div className={`flex items-end gap-1.5 ${mine ? "flex-row-reverse" : ""}`}>
+          {editing ? <EditBox m={m} onDone={() => setEditing(false)} /> : <div className={`flex items-end gap-1.5 ${mine ? "flex-row-reverse" : ""}`}>
             {(isDeleted(m) || m.msg !== "" || !m.attachments?.length) && <p data-testid="message-text" data-deleted={isDeleted(m) ? "true" : "false"}
               className={`whitespace-pre-wrap break-words rounded-2xl px-3.5 py-2 text-[15px] leading-snug shadow-sm [overflow-wrap:anywhere] ${
                 mine
@@ -349,8 +353,8 @@ const MessageRow = memo(function MessageRow({ m, mine, grouped, showTime, sender
               {isDeleted(m) ? <em data-testid="message-deleted">{t.messageDeleted}</em> : <Linkified text={m.msg} mine={mine} />}
             </p>}
             {showTime && <time className="shrink-0 pb-0.5 text-[11px] text-slate-500" dateTime={new Date(m.createdAt).toISOString()}>{timeOf(m.createdAt, lang)}</time>}
-          </div>
-          <MessageTools m={m} meId={meId} mine={mine} users={users} onReply={onReply} />
+          </div>}
+          <MessageTools m={m} meId={meId} mine={mine} users={users} onReply={onReply} onEdit={() => setEditing(true)} />
           {mine && m.status === "pending" && (
             <span className="mt-0.5 flex items-center gap-1 px-1 text-[11px] text-slate-500" data-testid="message-pending">
               <svg viewBox="0 0 24 24" className="h-3 w-3" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="M12 6v6l4 2m5-2a9 9 0 1 1-18 0 9 9 0 0 1 18 0Z" strokeLinecap="round" strokeLinejoin="round" /></svg>

@@ -2,11 +2,12 @@
 // replies to, the "edited" mark, the tombstone text, reactions with counts and
 // who reacted, and the sender's edit and delete actions. Changes go over HTTP;
 // the result arrives for every tab as `message:update`.
-import { useState } from "react";
+import { useState, type KeyboardEvent } from "react";
 import { api } from "../api";
-import { errorText, useI18n } from "../i18n";
+import { errorText, useI18n, type T } from "../i18n";
 import type { LocalMessage } from "../state/messages";
-import type { Conversation, User } from "../types";
+import type { Conversation, SystemInfo, User } from "../types";
+import { ConfirmDialog } from "./Sidebar";
 
 const QUICK_REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
 
@@ -29,12 +30,43 @@ export function isDeleted(m: LocalMessage): boolean {
   return m.deletedAt != null;
 }
 
+/** The inline editor that takes a message's bubble while its sender edits it:
+ * Enter saves, Shift+Enter is a new line, Esc cancels. */
+export function EditBox({ m, onDone }: { m: LocalMessage; onDone: () => void }) {
+  const { t } = useI18n();
+  const [text, setText] = useState(m.msg);
+  const [error, setError] = useState<string | null>(null);
+  const save = () => {
+    if (m.seq == null || text.trim() === "" || text === m.msg) { onDone(); return; }
+    api.edit(m.conversationId, m.seq, text).then(onDone).catch((e: { code?: string }) => setError(e.code ?? "unknown"));
+  };
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    // Esc must not also close the chat around it.
+    if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); onDone(); }
+    else if (e.key === "Enter" && !e.shiftKey && !e.nativeEvent.isComposing && e.keyCode !== 229) { e.preventDefault(); save(); }
+  };
+  return (
+    <div className="flex w-full min-w-[16rem] flex-col gap-1" data-testid="edit-box">
+      <textarea autoFocus value={text} onChange={(e) => setText(e.target.value)} onKeyDown={onKeyDown} rows={2}
+        aria-label={t.editMessage} data-testid="edit-input"
+        className="block w-full resize-y rounded-xl border border-indigo-300 bg-white px-3 py-2 text-[15px] leading-snug outline-none focus:ring-4 focus:ring-indigo-500/15" />
+      <div className="flex items-center justify-end gap-2 text-[11px] text-slate-500">
+        <span className="mr-auto">{t.editHint}</span>
+        <button type="button" onClick={onDone} data-testid="edit-cancel" className="rounded px-2 py-0.5 hover:bg-slate-100">{t.cancel}</button>
+        <button type="button" onClick={save} data-testid="edit-save" className="rounded bg-indigo-600 px-2 py-0.5 font-semibold text-white hover:bg-indigo-700">{t.save}</button>
+      </div>
+      {error && <span role="alert" className="text-[11px] text-rose-700">{errorText(t, error)}</span>}
+    </div>
+  );
+}
+
 /** Reactions, the "edited" mark and the actions under a stored message. */
-export function MessageTools({ m, meId, mine, users, onReply }: {
-  m: LocalMessage; meId: string; mine: boolean; users: Record<string, User>; onReply?: (m: LocalMessage) => void;
+export function MessageTools({ m, meId, mine, users, onReply, onEdit }: {
+  m: LocalMessage; meId: string; mine: boolean; users: Record<string, User>; onReply?: (m: LocalMessage) => void; onEdit?: () => void;
 }) {
   const { t } = useI18n();
   const [picking, setPicking] = useState(false);
+  const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | null>(null);
   if (m.seq == null || m.type === "system") return null;
   const seq = m.seq;
@@ -44,11 +76,6 @@ export function MessageTools({ m, meId, mine, users, onReply }: {
     setPicking(false);
     void run(api.react(m.conversationId, seq, emoji, !held));
   };
-  const edit = () => {
-    const text = window.prompt(t.editMessage, m.msg);
-    if (text != null && text !== m.msg) void run(api.edit(m.conversationId, seq, text));
-  };
-  const remove = () => { if (window.confirm(t.deleteConfirm)) void run(api.remove(m.conversationId, seq)); };
   const deleted = isDeleted(m);
   return (
     <div className={`flex flex-wrap items-center gap-1 px-1 text-[11px] ${mine ? "justify-end" : ""}`}>
@@ -69,13 +96,22 @@ export function MessageTools({ m, meId, mine, users, onReply }: {
               className="rounded-full px-1 py-0.5 hover:bg-slate-100">{e}</button>
           ))}
           {onReply && <button type="button" onClick={() => onReply(m)} data-testid="reply-button" className="text-slate-500 hover:underline">{t.reply}</button>}
-          {mine && <button type="button" onClick={edit} data-testid="edit-button" className="text-slate-500 hover:underline">{t.edit}</button>}
-          {mine && <button type="button" onClick={remove} data-testid="delete-button" className="text-slate-500 hover:underline">{t.delete}</button>}
+          {mine && onEdit && <button type="button" onClick={onEdit} data-testid="edit-button" className="text-slate-500 hover:underline">{t.edit}</button>}
+          {mine && <button type="button" onClick={() => setConfirming(true)} data-testid="delete-button" className="text-slate-500 hover:underline">{t.delete}</button>}
         </>
+      )}
+      {confirming && (
+        <ConfirmDialog text={t.deleteConfirm} confirm={t.delete} onCancel={() => setConfirming(false)}
+          onConfirm={() => { setConfirming(false); void run(api.remove(m.conversationId, seq)); }} />
       )}
       {error && <span role="alert" className="text-rose-700">{errorText(t, error)}</span>}
     </div>
   );
+}
+
+/** "Alice added Bob": a system message as a sentence, for the history and the list's preview. */
+export function systemSentence(t: T, s: SystemInfo, name: (id: string) => string): string {
+  return t.systemMessage(name(s.actorId), s.action, (s.userIds ?? []).map(name).join(", "), s.title ?? "");
 }
 
 /** A group's membership or title change, as one centred line. */
@@ -83,28 +119,46 @@ export function SystemLine({ m, users }: { m: LocalMessage; users: Record<string
   const { t } = useI18n();
   const s = m.system;
   if (!s) return null;
-  const name = (id: string) => users[id]?.displayName ?? "…";
-  const text = t.systemMessage(name(s.actorId), s.action, (s.userIds ?? []).map(name).join(", "), s.title ?? "");
+  const text = systemSentence(t, s, (id) => users[id]?.displayName ?? "…");
   return (
     <div data-testid="system-message" data-seq={m.seq ?? ""} data-action={s.action}
       className="px-3 py-2 text-center text-xs text-slate-500 md:px-6">{text}</div>
   );
 }
 
-/** Rename and leave, in a group's header. */
-export function GroupActions({ c, meId, onLeft }: { c: Conversation; meId: string; onLeft: () => void }) {
+/** Rename (an inline title field), members and leave (asked first), in a group's header. */
+export function GroupActions({ c, onLeave, onMembers, membersOpen }: {
+  c: Conversation; onLeave: () => Promise<void>; onMembers: () => void; membersOpen: boolean;
+}) {
   const { t } = useI18n();
   const [error, setError] = useState<string | null>(null);
+  const [title, setTitle] = useState<string | null>(null);
+  const [confirming, setConfirming] = useState(false);
   const fail = (e: { code?: string }) => setError(e.code ?? "unknown");
   const rename = () => {
-    const title = window.prompt(t.renameGroup, c.title ?? "");
-    if (title != null && title.trim() !== "" && title !== c.title) api.rename(c.id, title).then(() => setError(null)).catch(fail);
+    if (title == null || title.trim() === "" || title === c.title) { setTitle(null); return; }
+    api.rename(c.id, title).then(() => { setError(null); setTitle(null); }).catch(fail);
   };
-  const leave = () => { if (window.confirm(t.leaveGroup + "?")) api.leave(c.id, meId).then(onLeft).catch(fail); };
+  const button = "rounded-lg px-2 py-1 hover:bg-slate-100 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50";
   return (
-    <div className="flex shrink-0 items-center gap-1 text-xs">
-      <button type="button" onClick={rename} data-testid="group-rename" className="rounded-lg px-2 py-1 text-slate-600 hover:bg-slate-100">{t.renameGroup}</button>
-      <button type="button" onClick={leave} data-testid="group-leave" className="rounded-lg px-2 py-1 text-rose-700 hover:bg-rose-50">{t.leaveGroup}</button>
+    <div className="flex shrink-0 flex-wrap items-center justify-end gap-1 text-xs">
+      {title == null ? (
+        <button type="button" onClick={() => setTitle(c.title ?? "")} data-testid="group-rename" className={`${button} text-slate-600`}>{t.renameGroup}</button>
+      ) : (
+        <form className="flex items-center gap-1" data-testid="group-rename-form" onSubmit={(e) => { e.preventDefault(); rename(); }}>
+          <input autoFocus value={title} onChange={(e) => setTitle(e.target.value)} maxLength={100} aria-label={t.groupName} data-testid="group-rename-input"
+            onKeyDown={(e) => { if (e.key === "Escape") { e.preventDefault(); e.stopPropagation(); setTitle(null); } }}
+            className="w-40 rounded-lg border border-slate-200 px-2 py-1 text-sm" />
+          <button type="submit" data-testid="group-rename-save" className="rounded-lg bg-indigo-600 px-2 py-1 font-semibold text-white">{t.save}</button>
+          <button type="button" onClick={() => setTitle(null)} className={`${button} text-slate-600`}>{t.cancel}</button>
+        </form>
+      )}
+      <button type="button" onClick={onMembers} aria-expanded={membersOpen} data-testid="group-members-toggle" className={`${button} text-slate-600`}>{t.members}</button>
+      <button type="button" onClick={() => setConfirming(true)} data-testid="group-leave" className={`${button} text-rose-700 hover:bg-rose-50`}>{t.leaveGroup}</button>
+      {confirming && (
+        <ConfirmDialog text={t.leaveConfirm(c.title ?? "")} confirm={t.leaveGroup} onCancel={() => setConfirming(false)}
+          onConfirm={() => { setConfirming(false); onLeave().catch(fail); }} />
+      )}
       {error && <span role="alert" className="text-rose-700">{errorText(t, error)}</span>}
     </div>
   );

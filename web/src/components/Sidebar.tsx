@@ -8,6 +8,8 @@ import { errorText, useI18n } from "../i18n";
 import type { State } from "../state/store";
 import type { Conversation, User } from "../types";
 import { Avatar } from "./Avatar";
+import { GroupAvatars } from "./GroupMembers";
+import { systemSentence } from "./MessageExtras";
 import { LangSwitch } from "./LangSwitch";
 import { MessageSearchBox, MessageSearchResults } from "./MessageSearch";
 import { NotificationSettings } from "./NotificationSettings";
@@ -122,7 +124,7 @@ function ConversationList({ state, activeId, connected, onOpen, onFindPeople }: 
           <li key={c.id}>
             <ConversationItem c={c} peer={c.peer ? state.users[c.peer.id] ?? c.peer : null} meId={me.id}
               senderName={c.lastMessage ? state.users[c.lastMessage.senderId]?.displayName ?? c.lastMessage.user : ""}
-              active={activeId === c.id} connected={connected} onOpen={onOpen} lang={lang} />
+              active={activeId === c.id} connected={connected} onOpen={onOpen} lang={lang} users={state.users} meName={me.displayName} />
           </li>
         ))}
       </ul>
@@ -138,14 +140,17 @@ function ConversationList({ state, activeId, connected, onOpen, onFindPeople }: 
   );
 }
 
-function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen, lang }: {
+function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen, lang, users, meName }: {
   c: Conversation; peer: User | null; meId: string; senderName: string; active: boolean; connected: boolean; onOpen: (id: string) => void; lang: "ko" | "en";
+  users: Record<string, User>; meName: string;
 }) {
   const { t } = useI18n();
   const lobby = c.kind === "lobby";
   const name = lobby ? t.lobby : c.kind === "group" ? c.title ?? "?" : peer?.displayName ?? "?";
   const last = c.lastMessage;
-  const preview = last ? (last.senderId === meId ? t.you : lobby ? `${senderName}: ` : "") + last.msg : lobby ? t.lobbyDesc : peer?.statusMessage || "";
+  const preview = last?.system ? systemSentence(t, last.system, (id) => (id === meId ? meName : users[id]?.displayName ?? "…"))
+    : last ? (last.senderId === meId ? t.you : lobby || c.kind === "group" ? `${senderName}: ` : "") + (last.deletedAt != null ? t.messageDeleted : last.msg)
+    : lobby ? t.lobbyDesc : peer?.statusMessage || "";
   return (
     <button
       onClick={() => onOpen(c.id)}
@@ -157,7 +162,8 @@ function ConversationItem({ c, peer, meId, senderName, active, connected, onOpen
       className={`flex w-full items-center gap-3 rounded-xl px-3 py-2.5 text-left transition focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500/50 ${
         active ? "bg-indigo-50" : "hover:bg-slate-50"}`}
     >
-      <Avatar id={peer?.id ?? c.id} name={name} url={peer?.avatarUrl ?? null} lobby={lobby} online={peer && connected ? peer.online : null} />
+      {c.kind === "group" ? <GroupAvatars c={c} users={users} />
+        : <Avatar id={peer?.id ?? c.id} name={name} url={peer?.avatarUrl ?? null} lobby={lobby} online={peer && connected ? peer.online : null} />}
       <span className="min-w-0 flex-1">
         <span className="flex items-baseline gap-2">
           <span className={`min-w-0 flex-1 truncate ${c.unreadCount ? "font-semibold text-slate-900" : "font-medium text-slate-800"}`} data-testid="conversation-name">{name}{peer && connected && <span className="sr-only">, {peer.online ? t.online : t.offline}</span>}</span>
