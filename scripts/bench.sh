@@ -18,6 +18,12 @@
 #   IDLE_CONNS [10000] IDLE_USERS [100] IDLE_HOLD [10] IDLE_CONNECT_Q [64]  idle
 #   HISTORY_K [100000] HISTORY_D [20] HISTORY_Q [16] HISTORY_FILL_Q [32]  history
 #   LOGIN_D [15] LOGIN_Q [8]                                 login
+#   FAN_MEMBERS [256] FAN_MSGS [300] FAN_WINDOW [4]          fanout-group (natter), fanout-lobby (all)
+#   CATCHUP_N [10000]                                        catchup (natter)
+#   SEARCH_K [1000000] SEARCH_C [1000] SEARCH_REPEAT [200]   search (natter)
+#   UPLOAD_P [10] UPLOAD_MIB [25] UPLOAD_ROUNDS [3]          upload (natter)
+#   The peer has no groups, rev, search or attachments: fanout-group, catchup, search and
+#   upload run on natter only; the table compares fanout-group with the peer's lobby.
 #   HISTORY_KEEP [0]  1 = keep the history stores in $STATE_DIR and reuse them next run
 #   HISTORY_FILL [sql when HISTORY_K > 20000, else api]   how the history conversation is filled:
 #     api  every message through POST .../messages, HISTORY_FILL_Q in flight (the peer stores
@@ -42,11 +48,13 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
   d_pairs=4 d_msgs=100 d_lpairs=2 d_lmsgs=50 d_conns=200 d_users=10 d_hold=1 d_hk=300 d_hd=2 d_ld=2 d_lq=4
+  d_fan=16 d_fmsgs=20 d_cn=200 d_sk=20000 d_sc=20 d_sr=10 d_up=2 d_umib=2 d_ur=1
 else
   d_pairs=50 d_msgs=1000 d_lpairs=10 d_lmsgs=300 d_conns=10000 d_users=100 d_hold=10 d_hk=100000 d_hd=20 d_ld=15 d_lq=8
+  d_fan=256 d_fmsgs=300 d_cn=10000 d_sk=1000000 d_sc=1000 d_sr=200 d_up=10 d_umib=25 d_ur=3
 fi
 TARGETS=${TARGETS:-"natter-sqlite natter-pg peer"}
-SCENARIOS=${SCENARIOS:-"throughput latency idle history login"}
+SCENARIOS=${SCENARIOS:-"throughput latency idle history login fanout-lobby fanout-group catchup search upload"}
 PAIRS=${PAIRS:-$d_pairs} MSGS=${MSGS:-$d_msgs} WINDOW=${WINDOW:-16} SIZE=${SIZE:-64}
 LAT_PAIRS=${LAT_PAIRS:-$d_lpairs} LAT_MSGS=${LAT_MSGS:-$d_lmsgs}
 IDLE_CONNS=${IDLE_CONNS:-$d_conns} IDLE_USERS=${IDLE_USERS:-$d_users} IDLE_HOLD=${IDLE_HOLD:-$d_hold} IDLE_CONNECT_Q=${IDLE_CONNECT_Q:-64}
@@ -57,9 +65,14 @@ if [[ -z ${HISTORY_FILL:-} ]]; then
 fi
 [[ $HISTORY_FILL == sql || $HISTORY_FILL == api ]] || { echo "HISTORY_FILL must be sql or api" >&2; exit 1; }
 LOGIN_D=${LOGIN_D:-$d_ld} LOGIN_Q=${LOGIN_Q:-$d_lq}
+FAN_MEMBERS=${FAN_MEMBERS:-$d_fan} FAN_MSGS=${FAN_MSGS:-$d_fmsgs} FAN_WINDOW=${FAN_WINDOW:-4}
+CATCHUP_N=${CATCHUP_N:-$d_cn}
+SEARCH_K=${SEARCH_K:-$d_sk} SEARCH_C=${SEARCH_C:-$d_sc} SEARCH_REPEAT=${SEARCH_REPEAT:-$d_sr}
+UPLOAD_P=${UPLOAD_P:-$d_up} UPLOAD_MIB=${UPLOAD_MIB:-$d_umib} UPLOAD_ROUNDS=${UPLOAD_ROUNDS:-$d_ur}
 PORT=${PORT:-3190} SERVER_CPU=${SERVER_CPU:-0} LOAD_CPU=${LOAD_CPU:-1}
 NATTER_BIN=${NATTER_BIN:-$ROOT/target/release/natter}
 BENCH_BIN=${BENCH_BIN:-$ROOT/target-bench/release/natter-bench}
+export BENCH_BIN # scripts/history-fill.sh fills natter's databases with it
 PEER_SRC=${PEER_SRC:-$ROOT/../shared/peers/seed-node}
 PG=${PG:-postgres://postgres@127.0.0.1:5432}
 STATE_DIR=${STATE_DIR:-/var/tmp/natter-bench-state}
@@ -158,6 +171,7 @@ bench() { # bench TARGET SCENARIO ARGS...
   local target=$1 scenario=$2; shift 2
   local cmd=$scenario
   [[ $scenario == latency ]] && cmd=throughput
+  [[ $scenario == fanout-* ]] && cmd=fanout
   taskset -c "$LOAD_CPU" "$BENCH_BIN" --url "$URL" --label "$target" \
     --json "$OUT/$target-$scenario.json" "$cmd" "$@" 2>&1 | tee -a "$LOG" >&2
 }
@@ -177,6 +191,11 @@ run_scenario() {
       fi
       bench "$target" history -k "$HISTORY_K" -d "$HISTORY_D" -q "$HISTORY_Q" --fill-concurrency "$HISTORY_FILL_Q" "${fill[@]}" "${state[@]}" ;;
     login) bench "$target" login -d "$LOGIN_D" -q "$LOGIN_Q" ;;
+    fanout-lobby) bench "$target" fanout-lobby --lobby --members "$FAN_MEMBERS" -m "$FAN_MSGS" -w "$FAN_WINDOW" ;;
+    fanout-group) bench "$target" fanout-group --members "$FAN_MEMBERS" -m "$FAN_MSGS" -w "$FAN_WINDOW" ;;
+    catchup) bench "$target" catchup -n "$CATCHUP_N" ;;
+    search) bench "$target" search -k "$SEARCH_K" -c "$SEARCH_C" --repeat "$SEARCH_REPEAT" --fill-db "$SERVER_DB" ;;
+    upload) bench "$target" upload -p "$UPLOAD_P" --mib "$UPLOAD_MIB" --rounds "$UPLOAD_ROUNDS" --server-pid "$SERVER_PID" ;;
     *) echo "unknown scenario $scenario" >&2; return 1 ;;
   esac
 }
@@ -187,6 +206,9 @@ for target in $TARGETS; do
     log "skipping $target: $NATTER_BIN missing (cargo build --release -p natter)"; continue
   fi
   for scenario in $SCENARIOS; do
+    if [[ $target == peer && $scenario =~ ^(fanout-group|catchup|search|upload)$ ]]; then
+      continue # the peer has no groups, rev, search or attachments
+    fi
     log "== $target / $scenario"
     if start_server "$target" "$scenario"; then
       run_scenario "$target" "$scenario" || log "FAILED: $target / $scenario"
@@ -199,7 +221,7 @@ done
 
 # ---------- the table ----------
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-params="PAIRS=$PAIRS MSGS=$MSGS WINDOW=$WINDOW SIZE=$SIZE LAT_PAIRS=$LAT_PAIRS LAT_MSGS=$LAT_MSGS IDLE_CONNS=$IDLE_CONNS IDLE_USERS=$IDLE_USERS IDLE_HOLD=$IDLE_HOLD IDLE_CONNECT_Q=$IDLE_CONNECT_Q HISTORY_K=$HISTORY_K HISTORY_D=$HISTORY_D HISTORY_Q=$HISTORY_Q HISTORY_FILL=$HISTORY_FILL LOGIN_D=$LOGIN_D LOGIN_Q=$LOGIN_Q"
+params="FAN_MEMBERS=$FAN_MEMBERS FAN_MSGS=$FAN_MSGS FAN_WINDOW=$FAN_WINDOW CATCHUP_N=$CATCHUP_N SEARCH_K=$SEARCH_K SEARCH_C=$SEARCH_C UPLOAD_P=$UPLOAD_P UPLOAD_MIB=$UPLOAD_MIB PAIRS=$PAIRS MSGS=$MSGS WINDOW=$WINDOW SIZE=$SIZE LAT_PAIRS=$LAT_PAIRS LAT_MSGS=$LAT_MSGS IDLE_CONNS=$IDLE_CONNS IDLE_USERS=$IDLE_USERS IDLE_HOLD=$IDLE_HOLD IDLE_CONNECT_Q=$IDLE_CONNECT_Q HISTORY_K=$HISTORY_K HISTORY_D=$HISTORY_D HISTORY_Q=$HISTORY_Q HISTORY_FILL=$HISTORY_FILL LOGIN_D=$LOGIN_D LOGIN_Q=$LOGIN_Q"
 python3 - "$OUT" "$machine" "$params" >"$OUT/results.md" <<'PY'
 import json, os, sys
 out, machine, params = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -241,14 +263,46 @@ rows = [
     ("login", "sign-ins/s", "loginsPerSec", "up"),
     ("login", "sign-in latency p50 (ms)", "latencyMs.p50", "down"),
     ("login", "sign-in latency p99 (ms)", "latencyMs.p99", "down"),
+    ("fanout-lobby", "lobby: messages/s reaching every socket", "msgsPerSec", "up"),
+    ("fanout-lobby", "lobby: to the last socket p50 (ms)", "lastMemberLatencyMs.p50", "down"),
+    ("fanout-lobby", "lobby: to the last socket p99 (ms)", "lastMemberLatencyMs.p99", "down"),
+    ("fanout-lobby", "lost / duplicated / out-of-order", None, None),
+    ("fanout-group", "group: messages/s reaching every member (peer: lobby)", "msgsPerSec", "up"),
+    ("fanout-group", "group: to the last member p50 (ms) (peer: lobby)", "lastMemberLatencyMs.p50", "down"),
+    ("fanout-group", "group: to the last member p99 (ms) (peer: lobby)", "lastMemberLatencyMs.p99", "down"),
+    ("fanout-group", "lost / duplicated / out-of-order", None, None),
+    ("catchup", "changes made while away", "params.changes", None),
+    ("catchup", "sinceRev walk p50 (ms)", "walkMs.p50", None),
+    ("catchup", "sinceRev walk max (ms)", "walkMs.max", None),
+    ("catchup", "pages of 100 / messages", None, None),
+    ("catchup", "same state as a full read", "sameAsFullRead", None),
+    ("search", "messages searched", "params.messages", None),
+    ("search", "korean 2 chars p50 / p99 (ms)", "korean 2 chars (채팅)", None),
+    ("search", "korean 3 chars p50 / p99 (ms)", "korean 3 chars (회의실)", None),
+    ("search", "english word p50 / p99 (ms)", "english word (meeting)", None),
+    ("search", "english, other case p50 / p99 (ms)", "english, other case (MEETING)", None),
+    ("search", "rare korean 2 chars p50 / p99 (ms)", "rare korean 2 chars", None),
+    ("search", "rare english word p50 / p99 (ms)", "rare english word", None),
+    ("upload", "upload MiB/s (parallel)", "uploadMiBPerSec", None),
+    ("upload", "download MiB/s (parallel)", "downloadMiBPerSec", None),
+    ("upload", "server RSS before / peak (MiB)", None, None),
 ]
+# the peer has no groups: its lobby stands in
+peer_scenario = {"fanout-group": "fanout-lobby"}
 def fmt(v):
     if v is None: return "—"
     if isinstance(v, float): return f"{v:,.1f}" if abs(v) >= 100 else f"{v:.2f}"
     return f"{v:,}" if isinstance(v, int) else str(v)
 def cell(t, s, label, path):
-    d = load(t, s)
+    d = load(t, peer_scenario.get(s, s) if t == "peer" else s)
     if d is None: return None
+    if s == "search" and "p50 / p99" in label:
+        q = d.get("queries", {}).get(path, {}).get("latencyMs", {})
+        return f"{q.get('p50')} / {q.get('p99')}" if q else None
+    if label.startswith("pages of"):
+        return f"{d.get('pages')} / {d.get('messages')}"
+    if label.startswith("server RSS"):
+        return f"{d.get('rssBeforeMiB')} / {d.get('rssPeakMiB')}"
     if label.startswith("lost"):
         return f"{d.get('lost')} / {d.get('duplicated')} / {d.get('outOfOrder')}"
     if label.startswith("errors"):
@@ -274,7 +328,7 @@ for s, label, path, better in rows:
     print(f"| {s} | {label}{arrow} | " + " | ".join(fmt(v) for v in vals) + " | " + " | ".join(ratios) + " |")
 bad = []
 for t in targets:
-    for s in ["throughput", "latency", "idle", "history", "login"]:
+    for s in ["throughput", "latency", "idle", "history", "login", "fanout-lobby", "fanout-group", "catchup", "search", "upload"]:
         d = load(t, s)
         if d is not None and not d.get("ok", True):
             bad.append(f"{t}/{s}" + (f" ({d['lastError']})" if d.get("lastError") else ""))

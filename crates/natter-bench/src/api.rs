@@ -158,6 +158,94 @@ impl Api {
     }
 }
 
+impl Api {
+    /// Any JSON call: (status, body; `null` when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        me: &User,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value)> {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&me.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        Ok((
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        ))
+    }
+
+    /// Creates a group of `me` and `others`; returns its id.
+    pub async fn group(&self, me: &User, title: &str, others: &[String]) -> Result<String> {
+        let body = json!({"kind": "group", "title": title, "userIds": others});
+        let (st, v) = self
+            .call(reqwest::Method::POST, me, "/api/conversations", Some(&body))
+            .await?;
+        if st != 201 {
+            bail!("create group: HTTP {st}: {v}");
+        }
+        v["conversation"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no conversation.id in {v}"))
+    }
+
+    /// `POST /api/uploads` of one file as `multipart/form-data`; returns the
+    /// attachment object.
+    pub async fn upload(&self, me: &User, name: &str, bytes: bytes::Bytes) -> Result<Value> {
+        let boundary = "natterbenchboundary7MA4YWxkTrZu0gW";
+        let head = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        );
+        let tail = format!("\r\n--{boundary}--\r\n");
+        let mut body = Vec::with_capacity(head.len() + bytes.len() + tail.len());
+        body.extend_from_slice(head.as_bytes());
+        body.extend_from_slice(&bytes);
+        body.extend_from_slice(tail.as_bytes());
+        let resp = self
+            .http
+            .post(self.url("/api/uploads"))
+            .bearer_auth(&me.token)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await?;
+        let v = Self::json_or_err(resp, "upload").await?;
+        Ok(v["attachment"].clone())
+    }
+
+    /// GETs `path` and returns how many body bytes arrived.
+    pub async fn download(&self, me: &User, path: &str) -> Result<u64> {
+        use futures_util::StreamExt;
+        let resp = self
+            .http
+            .get(self.url(path))
+            .bearer_auth(&me.token)
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            bail!("GET {path}: HTTP {}", resp.status());
+        }
+        let mut n = 0u64;
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            n += chunk?.len() as u64;
+        }
+        Ok(n)
+    }
+}
+
 /// Registers `n` users named `<prefix><i>` with at most `conc` requests in flight.
 pub async fn register_many(api: &Api, prefix: &str, n: usize, conc: usize) -> Result<Vec<User>> {
     use futures_util::StreamExt;

@@ -2,8 +2,13 @@
 //! contract (HTTP + Socket.IO v4 over WebSocket). Only ever targets 127.0.0.1.
 
 mod api;
+mod catchup;
+mod fanout;
+mod fill;
 mod scenarios;
+mod search;
 mod sio;
+mod upload;
 
 use std::path::PathBuf;
 
@@ -44,6 +49,105 @@ pub enum Cmd {
     History(HistoryArgs),
     /// sign-ins per second
     Login(LoginArgs),
+    /// one member sends to a conversation every member of which is connected
+    Fanout(FanoutArgs),
+    /// a member away while others make N changes catches up with `sinceRev` (natter)
+    Catchup(CatchupArgs),
+    /// message search over many messages in many conversations (natter)
+    Search(SearchArgs),
+    /// parallel large uploads and downloads, with the server's RSS (natter)
+    Upload(UploadArgs),
+    /// bulk-insert messages into a natter database (scripts/history-fill.sh)
+    Fill(FillArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FanoutArgs {
+    /// members, all connected (one socket each); member 0 sends
+    #[arg(long, default_value_t = 256)]
+    pub members: usize,
+    /// messages sent
+    #[arg(long, short = 'm', default_value_t = 300)]
+    pub messages: usize,
+    /// unacknowledged messages at most
+    #[arg(long, short = 'w', default_value_t = 4)]
+    pub window: usize,
+    /// message body size in bytes
+    #[arg(long, default_value_t = 64)]
+    pub size: usize,
+    /// the lobby (every socket) instead of a group (works on the peer too)
+    #[arg(long)]
+    pub lobby: bool,
+    /// give up on a missing ack after this many seconds
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CatchupArgs {
+    /// changes made while the member is away
+    #[arg(long, short = 'n', default_value_t = 10_000)]
+    pub changes: usize,
+    /// HTTP calls in flight while making them
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// page size of the walk
+    #[arg(long, default_value_t = 100)]
+    pub limit: u64,
+    /// walks timed
+    #[arg(long, default_value_t = 5)]
+    pub walks: usize,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SearchArgs {
+    /// group conversations, all of them the searcher's
+    #[arg(long, short = 'c', default_value_t = 1000)]
+    pub conversations: usize,
+    /// messages in all, spread evenly
+    #[arg(long, short = 'k', default_value_t = 1_000_000)]
+    pub messages: u64,
+    /// timed requests per query
+    #[arg(long, default_value_t = 200)]
+    pub repeat: usize,
+    /// page size
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// the server's database: SQLite file path or postgres:// URL
+    #[arg(long)]
+    pub fill_db: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UploadArgs {
+    /// uploads at once, one user each
+    #[arg(long, short = 'p', default_value_t = 10)]
+    pub parallel: usize,
+    /// MiB per file
+    #[arg(long, default_value_t = 25)]
+    pub mib: usize,
+    /// rounds (upload all, then download all)
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// pid of the server process, to sample VmRSS
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FillArgs {
+    /// the database: SQLite file path or postgres:// URL
+    #[arg(long)]
+    pub db: String,
+    /// conversation id
+    #[arg(long, env = "NB_CONV")]
+    pub conversation: String,
+    /// senders taking turns, seq 1 by the first
+    #[arg(long, env = "NB_USERS", value_delimiter = ',')]
+    pub senders: Vec<String>,
+    /// fill up to this many messages
+    #[arg(long, short = 'k', env = "NB_K")]
+    pub messages: i64,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -183,6 +287,22 @@ fn cpu_seconds() -> f64 {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     api::check_local(&cli.url)?;
+    if let Cmd::Fill(f) = &cli.cmd {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let target = fill::Target {
+            conversation: f.conversation.clone(),
+            senders: f.senders.clone(),
+        };
+        rt.block_on(fill::fill(
+            &f.db,
+            &[target],
+            f.messages,
+            fill::Text::History,
+        ))?;
+        return Ok(());
+    }
     let want = match &cli.cmd {
         Cmd::Idle(a) => a.connections as u64 + 4096,
         _ => 65_536,

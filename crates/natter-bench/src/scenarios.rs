@@ -1,4 +1,5 @@
-//! The four scenarios. Each returns one JSON object and prints a human summary on stderr.
+//! The first four scenarios (throughput, idle, history, login) and the helpers
+//! every scenario shares; the later ones have a module each. Each returns one JSON object and prints a human summary on stderr.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use crate::api::{self, Api, User};
 use crate::sio::{self, Incoming, Packet, Stats};
 use crate::{Cli, Cmd, HistoryArgs, IdleArgs, LoginArgs, ThroughputArgs};
 
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub async fn run(cli: &Cli, nofile: u64) -> Result<Value> {
     let mut out = match &cli.cmd {
@@ -26,6 +27,11 @@ pub async fn run(cli: &Cli, nofile: u64) -> Result<Value> {
         Cmd::Idle(a) => idle(cli, a, nofile).await?,
         Cmd::History(a) => history(cli, a).await?,
         Cmd::Login(a) => login(cli, a).await?,
+        Cmd::Fanout(a) => crate::fanout::fanout(cli, a).await?,
+        Cmd::Catchup(a) => crate::catchup::catchup(cli, a).await?,
+        Cmd::Search(a) => crate::search::search(cli, a).await?,
+        Cmd::Upload(a) => crate::upload::upload(cli, a).await?,
+        Cmd::Fill(_) => unreachable!("handled in main"),
     };
     let o = out.as_object_mut().unwrap();
     o.insert("url".into(), json!(cli.url));
@@ -76,7 +82,7 @@ impl Workers {
 }
 
 /// "p50 … p99 … max … ms" for a summary line.
-fn latencies(h: &Histogram<u64>) -> String {
+pub(crate) fn latencies(h: &Histogram<u64>) -> String {
     format!(
         "p50 {} p99 {} max {} ms",
         ms(h.value_at_quantile(0.5)),
@@ -94,21 +100,21 @@ fn last_error(last: &str) -> String {
     }
 }
 
-fn hist() -> Histogram<u64> {
+pub(crate) fn hist() -> Histogram<u64> {
     // 1 µs .. 1 h, 3 significant digits
     Histogram::new_with_bounds(1, 3_600_000_000, 3).unwrap()
 }
 
-fn rec(h: &mut Histogram<u64>, d: Duration) {
+pub(crate) fn rec(h: &mut Histogram<u64>, d: Duration) {
     let _ = h.record((d.as_micros() as u64).clamp(1, 3_600_000_000));
 }
 
-fn ms(us: u64) -> f64 {
+pub(crate) fn ms(us: u64) -> f64 {
     (us as f64 / 1000.0 * 1000.0).round() / 1000.0
 }
 
 /// {p50, p90, p99, max, mean, count} in milliseconds
-fn summary(h: &Histogram<u64>) -> Value {
+pub(crate) fn summary(h: &Histogram<u64>) -> Value {
     if h.is_empty() {
         return json!({"count": 0});
     }
@@ -122,7 +128,7 @@ fn summary(h: &Histogram<u64>) -> Value {
     })
 }
 
-fn rate(n: u64, d: Duration) -> f64 {
+pub(crate) fn rate(n: u64, d: Duration) -> f64 {
     let s = d.as_secs_f64();
     if s <= 0.0 {
         0.0
@@ -134,17 +140,17 @@ fn rate(n: u64, d: Duration) -> f64 {
 static T0: OnceLock<Instant> = OnceLock::new();
 
 /// Microseconds since the first call: the clock of message timestamps.
-fn now_us() -> u64 {
+pub(crate) fn now_us() -> u64 {
     T0.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
 /// `at` on the clock of [`now_us`].
-fn us_of(at: Instant) -> u64 {
+pub(crate) fn us_of(at: Instant) -> u64 {
     at.saturating_duration_since(*T0.get_or_init(Instant::now))
         .as_micros() as u64
 }
 
-fn rss_kib(pid: u32) -> Result<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Result<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status"))
         .with_context(|| format!("reading /proc/{pid}/status"))?;
     for line in s.lines() {
@@ -155,7 +161,7 @@ fn rss_kib(pid: u32) -> Result<u64> {
     bail!("no VmRSS in /proc/{pid}/status")
 }
 
-async fn wait_up(api: &Api) -> Result<()> {
+pub(crate) async fn wait_up(api: &Api) -> Result<()> {
     for _ in 0..100 {
         if api.healthy().await {
             return Ok(());

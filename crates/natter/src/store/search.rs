@@ -56,13 +56,24 @@ impl Store {
                  WHERE s.msg MATCH $1 AND {IN_CALLERS_CONVERSATIONS} \
                  AND s.rowid < $4 ORDER BY s.rowid DESC LIMIT $5"
             ),
+            // Across all the caller's conversations the walk must go newest
+            // first by key and stop at the page's end; left to itself SQLite
+            // reads every message of every conversation through the
+            // conversation index and sorts them (3.6 s at 1M messages for a
+            // common word). The unary `+` keeps it off that index. Within one
+            // conversation its index is the shorter walk.
             Backend::Sqlite => format!(
                 "SELECT k.id AS hit_key, k.conversation_id, k.seq \
                  FROM message_search_keys k JOIN messages m \
                  ON m.conversation_id = k.conversation_id AND m.seq = k.seq \
                  WHERE instr(lower(m.msg), lower($1)) > 0 AND m.deleted_at IS NULL \
-                 AND {IN_CALLERS_CONVERSATIONS} AND k.id < $4 \
-                 ORDER BY k.id DESC LIMIT $5"
+                 AND {} AND k.id < $4 \
+                 ORDER BY k.id DESC LIMIT $5",
+                if search.conversation_id.is_some() {
+                    IN_CALLERS_CONVERSATIONS.to_owned()
+                } else {
+                    IN_CALLERS_CONVERSATIONS.replace("k.conversation_id", "+k.conversation_id")
+                }
             ),
             Backend::Postgres => format!(
                 "SELECT k.search_key AS hit_key, k.conversation_id, k.seq FROM messages k \
