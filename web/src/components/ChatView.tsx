@@ -60,8 +60,9 @@ export function ChatView(p: Props) {
   const title = lobby ? t.lobby : c.kind === "group" ? c.title ?? "?" : peer?.displayName ?? "?";
   const [showMembers, setShowMembers] = useState(false);
   const [replyTo, setReplyTo] = useState<LocalMessage | null>(null);
-  // Where I left off: the read mark when the conversation was opened.
-  const [readAtOpen] = useState(c.lastReadSeq);
+  // Where I left off: the read mark when the conversation was opened. With nothing
+  // unread then, no divider: what arrives while I watch is not "where I left off".
+  const [readAtOpen] = useState(c.unreadCount > 0 ? c.lastReadSeq : Number.MAX_SAFE_INTEGER);
 
   const now = Date.now();
   const typers = Object.entries(typing).filter(([uid, until]) => uid !== me.id && until > now).map(([uid]) => users[uid]?.displayName ?? (peer?.id === uid ? peer.displayName : "…"));
@@ -203,6 +204,14 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
     virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
     settle.current = [60, 200, 500].map((ms) => setTimeout(() => virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" }), ms));
   }, [stopSettling]);
+  // Scrolled up by far more than Virtuoso's own corrections (a script or a scrollbar
+  // drag, which raise no input event): not for us to undo.
+  const lastTop = useRef(0);
+  const stopIfScrolledUp = useCallback((e: Event) => {
+    const top = (e.currentTarget as HTMLElement).scrollTop;
+    if (top < lastTop.current - 200) stopSettling();
+    lastTop.current = top;
+  }, [stopSettling]);
   useEffect(() => {
     if (initialIndex.align === "end") toBottom();
     return stopSettling;
@@ -273,10 +282,12 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
           const old = scroller.current;
           if (old) {
             old.removeEventListener("scroll", reportSeen);
+            old.removeEventListener("scroll", stopIfScrolledUp);
             for (const e of USER_SCROLL) old.removeEventListener(e, stopSettling);
           }
           scroller.current = el instanceof HTMLElement ? el : null;
           scroller.current?.addEventListener("scroll", reportSeen, { passive: true });
+          scroller.current?.addEventListener("scroll", stopIfScrolledUp, { passive: true });
           for (const e of USER_SCROLL) scroller.current?.addEventListener(e, stopSettling, { passive: true });
         }}
         startReached={() => { void loadOlder(); }}
