@@ -45,6 +45,11 @@ interface Props {
 }
 
 const keyOf = (m: LocalMessage) => `${m.senderId}:${m.clientId}`;
+/** How long a chat opened away from its end takes to settle where it opened. */
+const SETTLE_MS = 1000;
+const followIfAtBottom = (bottom: boolean) => (bottom ? "auto" as const : false);
+/** Input that means the user is scrolling the list themselves. */
+const USER_SCROLL = ["wheel", "touchstart", "keydown", "pointerdown"] as const;
 const BASE_INDEX = 1_000_000_000;
 
 export function ChatView(p: Props) {
@@ -55,8 +60,9 @@ export function ChatView(p: Props) {
   const title = lobby ? t.lobby : c.kind === "group" ? c.title ?? "?" : peer?.displayName ?? "?";
   const [showMembers, setShowMembers] = useState(false);
   const [replyTo, setReplyTo] = useState<LocalMessage | null>(null);
-  // Where I left off: the read mark when the conversation was opened.
-  const [readAtOpen] = useState(c.lastReadSeq);
+  // Where I left off: the read mark when the conversation was opened. With nothing
+  // unread then, no divider: what arrives while I watch is not "where I left off".
+  const [readAtOpen] = useState(c.unreadCount > 0 ? c.lastReadSeq : Number.MAX_SAFE_INTEGER);
 
   const now = Date.now();
   const typers = Object.entries(typing).filter(([uid, until]) => uid !== me.id && until > now).map(([uid]) => users[uid]?.displayName ?? (peer?.id === uid ? peer.displayName : "…"));
@@ -128,7 +134,6 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
   const virtuoso = useRef<VirtuosoHandle>(null);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const loadingRef = useRef(false);
-  const [atBottom, setAtBottom] = useState(true);
   const [lastVisible, setLastVisible] = useState(-1);
 
   // Prepending older pages lowers firstItemIndex by as many items, which keeps the view still.
@@ -148,6 +153,20 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
     const i = dividerSeq != null ? messages.findIndex((m) => m.seq === dividerSeq) : -1;
     return i >= 0 ? { index: Math.max(0, i), align: "start" as const } : { index: Math.max(0, messages.length - 1), align: "end" as const };
   });
+
+  // Whether the view is at the newest message. Opened at the first unread it is not.
+  const [atBottom, setAtBottom] = useState(initialIndex.align === "end");
+  // Following new output is off for a moment when the chat opens away from its end:
+  // while it mounts, Virtuoso sees itself "at the bottom" of a still empty scroller,
+  // then "the size increased", and with any followOutput but `false` it scrolls to
+  // the end without asking (a chat opened at its first unread was carried past
+  // every unread to the last message).
+  const [follow, setFollow] = useState(initialIndex.align === "end");
+  useEffect(() => {
+    if (follow) return;
+    const h = setTimeout(() => setFollow(true), SETTLE_MS);
+    return () => clearTimeout(h);
+  }, [follow]);
 
   // A search result chosen while this chat is open: scroll to it once it is in the log.
   const scrolledTo = useRef(initialIndex.align === "center" ? focusSeq : null);
@@ -175,26 +194,67 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
     }
   }, [log?.hasMoreBefore, onLoadOlder]);
 
+  // To the bottom, and again as the rows there are measured: the first jump uses
+  // estimated heights and can stop a few rows short. Any scrolling by the user ends it.
+  const settle = useRef<ReturnType<typeof setTimeout>[]>([]);
+  const stopSettling = useCallback(() => { for (const h of settle.current) clearTimeout(h); settle.current = []; }, []);
+  const toBottom = useCallback(() => {
+    stopSettling();
+    setFollow(true);
+    virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
+    settle.current = [60, 200, 500].map((ms) => setTimeout(() => virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" }), ms));
+  }, [stopSettling]);
+  // Scrolled up by far more than Virtuoso's own corrections (a script or a scrollbar
+  // drag, which raise no input event): not for us to undo.
+  const lastTop = useRef(0);
+  const stopIfScrolledUp = useCallback((e: Event) => {
+    const top = (e.currentTarget as HTMLElement).scrollTop;
+    if (top < lastTop.current - 200) stopSettling();
+    lastTop.current = top;
+  }, [stopSettling]);
+  useEffect(() => {
+    if (initialIndex.align === "end") toBottom();
+    return stopSettling;
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+
   // My own new message always scrolls into view.
   const last = messages[messages.length - 1];
   const lastKey = last ? keyOf(last) : null;
   const prevLast = useRef(lastKey);
   useLayoutEffect(() => {
-    if (prevLast.current !== lastKey && last && last.senderId === me.id) {
-      virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
-    }
+    if (prevLast.current !== lastKey && last && last.senderId === me.id) toBottom();
     prevLast.current = lastKey;
-  }, [lastKey, last, me.id]);
+  }, [lastKey, last, me.id, toBottom]);
 
-  // Read marks follow what is actually on screen.
-  useEffect(() => {
-    const i = lastVisible - firstItemIndex;
-    if (i < 0) return;
-    for (let j = Math.min(i, messages.length - 1); j >= 0; j--) {
-      const s = messages[j].seq;
-      if (s != null) { onSeen(s); break; }
-    }
-  }, [lastVisible, firstItemIndex, messages, onSeen]);
+  // Read marks follow what is actually on screen: the last row shown whole (or
+  // filling the view), measured in the DOM after each scroll and change. Virtuoso's
+  // rendered range runs past the bottom edge, so it would mark unseen rows read.
+  const scroller = useRef<HTMLElement | null>(null);
+  const seenState = useRef({ messages, onSeen });
+  seenState.current = { messages, onSeen };
+  const seenFrame = useRef(0);
+  const reportSeen = useCallback(() => {
+    if (seenFrame.current) return;
+    seenFrame.current = requestAnimationFrame(() => {
+      seenFrame.current = 0;
+      const el = scroller.current;
+      if (!el) return;
+      const { messages: list, onSeen: seen } = seenState.current;
+      const view = el.getBoundingClientRect();
+      let last = -1;
+      for (const row of el.querySelectorAll<HTMLElement>("[data-index]")) {
+        const r = row.getBoundingClientRect();
+        if (r.height > 0 && r.top < view.bottom && (r.bottom <= view.bottom + 2 || r.top <= view.top)) last = Math.max(last, Number(row.dataset.index)); // the index in `data`
+      }
+      for (let j = Math.min(last, list.length - 1); j >= 0; j--) {
+        const s = list[j].seq;
+        if (s != null) { seen(s); break; }
+      }
+    });
+  }, []);
+  useEffect(() => () => cancelAnimationFrame(seenFrame.current), []);
+  useEffect(() => { reportSeen(); }, [lastVisible, messages, reportSeen]);
 
   const newer = atBottom ? 0 : newerThan(messages, lastVisible - firstItemIndex, me.id);
   const retry = useCallback((m: LocalMessage) => onSend(m.msg, m.clientId, m.createdAt), [onSend]);
@@ -214,10 +274,22 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
         firstItemIndex={firstItemIndex}
         initialTopMostItemIndex={initialIndex}
         computeItemKey={(_, m) => keyOf(m)}
-        followOutput={(bottom) => (bottom ? "auto" : false)}
+        followOutput={follow ? followIfAtBottom : false}
         atBottomThreshold={80}
         atBottomStateChange={setAtBottom}
-        rangeChanged={(r) => setLastVisible(r.endIndex)}
+        rangeChanged={(r) => { setLastVisible(r.endIndex); reportSeen(); }}
+        scrollerRef={(el) => {
+          const old = scroller.current;
+          if (old) {
+            old.removeEventListener("scroll", reportSeen);
+            old.removeEventListener("scroll", stopIfScrolledUp);
+            for (const e of USER_SCROLL) old.removeEventListener(e, stopSettling);
+          }
+          scroller.current = el instanceof HTMLElement ? el : null;
+          scroller.current?.addEventListener("scroll", reportSeen, { passive: true });
+          scroller.current?.addEventListener("scroll", stopIfScrolledUp, { passive: true });
+          for (const e of USER_SCROLL) scroller.current?.addEventListener(e, stopSettling, { passive: true });
+        }}
         startReached={() => { void loadOlder(); }}
         defaultItemHeight={52}
         context={{ loadingOlder, hasMoreBefore: !!log?.hasMoreBefore, empty: messages.length === 0, typers }}
@@ -226,8 +298,12 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
           const i = index - firstItemIndex;
           const prev = messages[i - 1];
           const next = messages[i + 1];
-          const newDay = !prev || dayKey(prev.createdAt) !== dayKey(m.createdAt);
-          const grouped = !newDay && !!prev && prev.senderId === m.senderId && m.createdAt - prev.createdAt < 5 * 60_000 && m.seq !== dividerSeq;
+          // The oldest row held while older ones exist is drawn as the continuation it
+          // most likely is (same day, same sender): when the page before it arrives, a
+          // day line and a sender name vanishing from it would move the view by ~50 px.
+          const continued = !prev && !!log?.hasMoreBefore;
+          const newDay = !continued && (!prev || dayKey(prev.createdAt) !== dayKey(m.createdAt));
+          const grouped = continued ? m.seq !== dividerSeq : !newDay && !!prev && prev.senderId === m.senderId && m.createdAt - prev.createdAt < 5 * 60_000 && m.seq !== dividerSeq;
           const endsGroup = !next || next.senderId !== m.senderId || next.createdAt - m.createdAt >= 5 * 60_000 || dayKey(next.createdAt) !== dayKey(m.createdAt);
           return (
             <MessageRow m={m} mine={m.senderId === me.id} grouped={grouped} showTime={endsGroup || m.status !== "sent"}
@@ -239,7 +315,7 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
       />
       {!atBottom && (
         <div className="flex justify-center border-t border-slate-200 bg-white/95 px-3 py-1.5">
-          <button onClick={() => virtuoso.current?.scrollToIndex({ index: "LAST", align: "end", behavior: "auto" })}
+          <button onClick={toBottom}
             data-testid="jump-to-latest" data-count={newer}
             className="flex items-center gap-1.5 rounded-full bg-indigo-50 px-3 py-1 text-xs font-semibold text-indigo-700 transition hover:bg-indigo-100 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40">
             <svg viewBox="0 0 24 24" className="h-4 w-4" fill="none" stroke="currentColor" strokeWidth="2" aria-hidden="true"><path d="M19.5 13.5 12 21m0 0-7.5-7.5M12 21V3" strokeLinecap="round" strokeLinejoin="round" /></svg>
@@ -255,10 +331,12 @@ interface ListContext { loadingOlder: boolean; hasMoreBefore: boolean; empty: bo
 
 function ListHeader({ context }: { context?: ListContext }) {
   const { t } = useI18n();
+  // One line of fixed height whatever it says: a header that grew while a page loads
+  // would push the messages under it down (the view must stay still).
+  const text = context?.loadingOlder ? t.loadingOlder : context && !context.hasMoreBefore && !context.empty ? t.beginning : "";
   return (
     <div className="px-3 pt-4 md:px-6">
-      {context && !context.hasMoreBefore && !context.empty && <p className="mb-4 text-center text-xs text-slate-500">{t.beginning}</p>}
-      {context?.loadingOlder && <p role="status" className="mb-3 text-center text-xs text-slate-500" data-testid="loading-older">{t.loadingOlder}</p>}
+      <p role="status" className="mb-3 h-4 truncate text-center text-xs leading-4 text-slate-500" data-testid={context?.loadingOlder ? "loading-older" : undefined}>{text}</p>
     </div>
   );
 }

@@ -46,6 +46,30 @@ describe("mergeMessages", () => {
     expect(l.map((m) => m.seq ?? m.clientId)).toEqual([1, 2, "x"]);
   });
 
+  it("appends newer live messages after the stored ones, replacing my unsent copy and keeping other unsent ones last", () => {
+    let l = mergeMessages([], [msg(1), msg(2)]);
+    l = addPending(l, { conversationId: "d1", clientId: "mine", msg: "hi", senderId: ME, user: "me", createdAt: t0 + 10_000 });
+    l = addPending(l, { conversationId: "d1", clientId: "later", msg: "yo", senderId: ME, user: "me", createdAt: t0 + 20_000 });
+    const before = l;
+    l = mergeMessages(l, [msg(3), msg(4, ME, "mine")]);
+    expect(l.map((m) => m.seq ?? m.clientId)).toEqual([1, 2, 3, 4, "later"]);
+    expect(l[3].status).toBe("sent");
+    // Held messages are the same objects (rows that did not change are not re-rendered), the old list untouched.
+    expect(l[0]).toBe(before[0]);
+    expect(before.map((m) => m.seq ?? m.clientId)).toEqual([1, 2, "mine", "later"]);
+    // A batch that is not strictly newer and in order still merges correctly.
+    l = mergeMessages(l, [msg(6), msg(5), msg(6)]);
+    expect(l.map((m) => m.seq ?? m.clientId)).toEqual([1, 2, 3, 4, 5, 6, "later"]);
+  });
+
+  it("merges a live message into 10,000 held ones like any other", () => {
+    const many = mergeMessages([], Array.from({ length: 10_000 }, (_, i) => msg(i + 1)));
+    const l = mergeMessages(many, [msg(10_001)]);
+    expect(l.length).toBe(10_001);
+    expect(l[10_000].seq).toBe(10_001);
+    expect(l[9_999]).toBe(many[9_999]);
+  });
+
   it("replaces a held message by a later change of it, never by an older copy", () => {
     let l = mergeMessages([], [msg(1)]);
     const edited = { ...msg(1), msg: "edited", editedAt: t0, rev: 5 };

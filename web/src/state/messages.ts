@@ -59,6 +59,8 @@ export function compareMessages(a: LocalMessage, b: LocalMessage): number {
  */
 export function mergeMessages(list: LocalMessage[], incoming: Message[]): LocalMessage[] {
   if (incoming.length === 0) return list;
+  const appended = appendNewer(list, incoming);
+  if (appended) return appended;
   const bySeq = new Map<number, LocalMessage>();
   const unsent: LocalMessage[] = [];
   for (const m of list) {
@@ -75,6 +77,28 @@ export function mergeMessages(list: LocalMessage[], incoming: Message[]): LocalM
   }
   const keep = unsent.filter((m) => !stored.has(m.senderId + "\u0000" + m.clientId));
   return [...bySeq.values(), ...keep].sort(compareMessages);
+}
+
+/**
+ * The common live case, in time linear in the list and with no sort (a long
+ * history holds 10,000 messages and more): messages all newer than every stored
+ * one held, in order. They go after the stored messages and replace unsent ones
+ * of the same sender and clientId, which always sit at the end. Null otherwise.
+ */
+function appendNewer(list: LocalMessage[], incoming: Message[]): LocalMessage[] | null {
+  let last = lastStoredSeq(list);
+  for (const m of incoming) {
+    if (m.seq <= last) return null;
+    last = m.seq;
+  }
+  let firstUnsent = list.length;
+  while (firstUnsent > 0 && list[firstUnsent - 1].seq == null) firstUnsent--;
+  const out = list.slice(0, firstUnsent);
+  for (const m of incoming) out.push(fromStored(m));
+  if (firstUnsent === list.length) return out;
+  const stored = new Set(incoming.map((m) => m.senderId + "\u0000" + m.clientId));
+  for (let i = firstUnsent; i < list.length; i++) if (!stored.has(list[i].senderId + "\u0000" + list[i].clientId)) out.push(list[i]);
+  return out;
 }
 
 /** The highest rev held: `sinceRev=` for catching up on changes. */

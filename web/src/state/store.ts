@@ -2,7 +2,7 @@
 // in the hooks under src/hooks/ and only dispatch actions here.
 import type { Conversation, Message, PresenceEvent, User } from "../types";
 import {
-  addPending, applyHistoryPage, applyMessageToConversation, countUnread, emptyLog, markReadUpTo,
+  addPending, applyHistoryPage, applyMessageToConversation, countUnread, emptyLog, lastStoredSeq, markReadUpTo,
   mergeMessages, setStatus, sortConversations, upsertConversation, type ChatLog, type LocalMessage,
 } from "./messages";
 
@@ -142,7 +142,7 @@ export function reducer(state: State, a: Action): State {
         if (c.id !== a.conversationId) return c;
         const seq = Math.max(c.lastReadSeq, a.seq);
         // What is still unread after the mark, when we hold the history up to the latest.
-        const held = log && log.loaded && (c.lastMessage?.seq ?? 0) <= (log.messages.filter((m) => m.seq != null).at(-1)?.seq ?? 0);
+        const held = log && log.loaded && (c.lastMessage?.seq ?? 0) <= lastStoredSeq(log.messages);
         return markReadUpTo(c, a.seq, held ? countUnread(log.messages, meId, seq) : 0);
       });
       return { ...state, conversations };
