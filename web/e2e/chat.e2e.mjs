@@ -665,18 +665,26 @@ try {
     await full.close();
     await send(pageB, `What a sunset! Send me the notes too? ${run}`);
 
-    // B drops a text file on the composer: it goes out as a file card with its name and size.
+    // B drags a text file over the chat and drops it on the message list (anywhere in the
+    // chat, not only on the composer): it goes out as a file card with its name and size.
     const notes = "meeting notes\n".repeat(100); // 1,400 bytes
     const dropped = await pageB.evaluateHandle((text) => {
       const dt = new DataTransfer();
       dt.items.add(new File([text], "notes.txt", { type: "text/plain" }));
       return dt;
     }, notes);
-    const form = pageB.getByTestId("composer-form");
-    await form.dispatchEvent("dragover", { dataTransfer: dropped });
-    await form.getByText("Drop files to attach").waitFor();
-    await form.dispatchEvent("drop", { dataTransfer: dropped });
-    await form.getByText("Drop files to attach").waitFor({ state: "detached" });
+    const list = pageB.getByTestId("message-list");
+    const hint = pageB.getByTestId("composer-form").getByText("Drop files to attach");
+    await list.dispatchEvent("dragenter", { dataTransfer: dropped });
+    await list.dispatchEvent("dragover", { dataTransfer: dropped });
+    await hint.waitFor();
+    // Onto a message inside the list: the list's dragleave must not hide the hint.
+    await msgByText(pageB, caption).dispatchEvent("dragenter", { dataTransfer: dropped });
+    await list.dispatchEvent("dragleave", { dataTransfer: dropped });
+    await pageB.waitForTimeout(100);
+    assert.equal(await hint.count(), 1, "still dragging over a child of the list");
+    await msgByText(pageB, caption).dispatchEvent("drop", { dataTransfer: dropped });
+    await hint.waitFor({ state: "detached" });
     await pageB.locator("[data-testid=pending-attachment][data-ready=true]").waitFor();
     await pageB.getByTestId("send-button").click();
     const card = pageA.locator("[data-testid=attachment-file]", { has: pageA.locator("[data-testid=attachment-name]", { hasText: "notes.txt" }) });
