@@ -631,7 +631,7 @@ try {
     await item(pageB, A.username).waitFor();
   });
 
-  await step("photos and files in the chat: a photo's thumbnail appears live in the other browser and opens full size; drop, paste, file cards; too large is refused readably", async () => {
+  await step("photos and files in the chat: a photo's thumbnail appears live in the other browser and opens full size; drop, paste, file cards; too large, empty and too many are refused readably", async () => {
     await item(pageA, B.username).click();
     await pageA.locator(`[data-testid=chat-view][data-conversation-id="${directId}"]`).waitFor();
     await pageB.locator(`[data-testid=chat-view][data-conversation-id="${directId}"]`).waitFor();
@@ -725,6 +725,16 @@ try {
       await pageB.locator("[data-testid=pending-attachment]", { hasText: name }).getByRole("button").click();
     }
     await pageB.getByTestId("attachment-tray").waitFor({ state: "detached" });
+    // Eleven files for one message: the eleventh is refused in words, not left out silently.
+    await pageB.getByTestId("attach-input").setInputFiles(Array.from({ length: 11 }, (_, i) =>
+      ({ name: `page-${i + 1}.txt`, mimeType: "text/plain", buffer: Buffer.from(`page ${i + 1}\n`) })));
+    await waitCount(pageB.locator("[data-testid=pending-attachment][data-ready=true]"), 10);
+    const extra = pageB.locator("[data-testid=pending-attachment]", { hasText: "page-11.txt" }).getByTestId("attachment-error");
+    await extra.waitFor();
+    assert.equal(await extra.getAttribute("data-code"), "too_many_attachments");
+    assert.match(await extra.textContent(), /at most 10 files/);
+    const pending = pageB.getByTestId("pending-attachment");
+    while (await pending.count()) await pending.first().getByRole("button").click();
 
     // The search finds the photo's message; its result opens the chat at the photo.
     await pageB.getByTestId("message-search").fill("sunset");

@@ -506,10 +506,15 @@ function useFiles() {
   const update = (key: string, change: Partial<PendingFile>) =>
     setList((l) => l.map((f) => (f.key === key ? { ...f, ...change } : f)));
   const add = (picked: FileList) => {
-    const room = MAX_FILES - list.length;
-    for (const file of Array.from(picked).slice(0, Math.max(0, room))) {
+    let room = MAX_FILES - list.filter((f) => !f.error).length;
+    for (const file of Array.from(picked)) {
       const key = crypto.randomUUID();
       const name = file.name || "image.png";
+      // Past the limit a file is shown refused, not left out without a word.
+      if (room-- <= 0) {
+        setList((l) => [...l, { key, name, progress: 0, error: "too_many_attachments" }]);
+        continue;
+      }
       setList((l) => [...l, { key, name, progress: 0 }]);
       uploadFile(file, name, (progress) => update(key, { progress }))
         .then((attachment) => update(key, { attachment, progress: 1 }))
