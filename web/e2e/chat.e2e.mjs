@@ -22,6 +22,8 @@ const T = 15_000; // per wait
 const TOTAL_BUDGET_MS = Number(process.env.E2E_BUDGET_MS || 420_000); // with the 10,000-message step (~30 s of seeding)
 // The README's screenshots are rewritten only on request: UPDATE_SCREENSHOTS=1 npm run e2e
 const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === "1";
+// The attachment limit of the server under test (lowered for a spawned one; 25 MiB is the default).
+const MAX_UPLOAD = Number(process.env.NATTER_MAX_UPLOAD || (process.env.E2E_BASE_URL ? 25 * 1024 * 1024 : 2 * 1024 * 1024));
 
 if (!fs.existsSync(CHROMIUM)) {
   console.log("\n==============================================================");
@@ -89,6 +91,8 @@ if (!baseURL) {
   const port = await freePort();
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "natter-e2e-"));
   baseURL = `http://127.0.0.1:${port}`;
+  // A small attachment limit, so the too-large upload step sends 3 MiB, not 26.
+  process.env.NATTER_MAX_UPLOAD ??= String(MAX_UPLOAD);
   server = spawn(bin, [], {
     // fsync per commit is not what these tests are about; `normal` makes seeding 10,000 messages quick.
     env: { NATTER_SQLITE_SYNC: "normal", NATTER_SEND_RATE: "0", NATTER_SIGNUP_PER_HOUR: "10000", NATTER_SIGNIN_PER_MINUTE: "10000", ...process.env, NATTER_ADDR: `127.0.0.1:${port}`, NATTER_DATA_DIR: dataDir },
@@ -647,6 +651,126 @@ try {
     assert.ok((await hit.textContent()).includes(marker), "the highlighted message is the result");
     await shoot(pageB, "search");
     await box.fill("");
+    await item(pageB, A.username).waitFor();
+  });
+
+  await step("photos and files in the chat: a photo's thumbnail appears live in the other browser and opens full size; drop, paste, file cards; too large, empty and too many are refused readably", async () => {
+    await item(pageA, B.username).click();
+    await pageA.locator(`[data-testid=chat-view][data-conversation-id="${directId}"]`).waitFor();
+    await pageB.locator(`[data-testid=chat-view][data-conversation-id="${directId}"]`).waitFor();
+    // B is back at the latest message (the search step left B further up).
+    const latest = pageB.getByTestId("jump-to-latest");
+    if (await latest.count()) await latest.click();
+    await msgByText(pageB, "filler after the search target 80").waitFor();
+    await pageB.evaluate(() => { window.__sameDocument = true; });
+    // A attaches a photo with the button and sends it with a caption.
+    const caption = `The sunset from the pier ${run}`;
+    await pageA.getByTestId("attach-input").setInputFiles({ name: "sunset.png", mimeType: "image/png", buffer: makeSunset(640, 400) });
+    await pageA.locator("[data-testid=pending-attachment][data-ready=true]").waitFor();
+    await send(pageA, caption);
+    await pageA.getByTestId("attachment-tray").waitFor({ state: "detached" });
+    // B sees it without a reload: the preview, loaded from the thumbnail URL.
+    const photo = msgByText(pageB, caption).getByTestId("attachment-image");
+    await photo.waitFor();
+    assert.equal(await pageB.evaluate(() => window.__sameDocument), true, "arrived live, not by a reload");
+    const thumb = photo.locator("img");
+    const thumbSrc = await thumb.getAttribute("src");
+    const id = thumbSrc.match(/^\/api\/attachments\/([0-9a-f]+)\/thumb$/)?.[1];
+    assert.ok(id, `the preview is the thumbnail URL (${thumbSrc})`);
+    const thumbSize = await loadedSize(thumb);
+    assert.ok(thumbSize.width > 0 && thumbSize.width <= 320 && thumbSize.height <= 320, `thumbnail ${JSON.stringify(thumbSize)}`);
+    assert.equal(await photo.getAttribute("href"), `/api/attachments/${id}`);
+    // Opening it shows the full picture, at its own size.
+    const [full] = await Promise.all([pageB.waitForEvent("popup"), photo.click()]);
+    await full.waitForLoadState();
+    assert.equal(new URL(full.url()).pathname, `/api/attachments/${id}`);
+    assert.deepEqual(await loadedSize(full.locator("img")), { width: 640, height: 400 }, "the full-size image");
+    await full.close();
+    await send(pageB, `What a sunset! Send me the notes too? ${run}`);
+
+    // B drags a text file over the chat and drops it on the message list (anywhere in the
+    // chat, not only on the composer): it goes out as a file card with its name and size.
+    const notes = "meeting notes\n".repeat(100); // 1,400 bytes
+    const dropped = await pageB.evaluateHandle((text) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([text], "notes.txt", { type: "text/plain" }));
+      return dt;
+    }, notes);
+    const list = pageB.getByTestId("message-list");
+    const hint = pageB.getByTestId("composer-form").getByText("Drop files to attach");
+    await list.dispatchEvent("dragenter", { dataTransfer: dropped });
+    await list.dispatchEvent("dragover", { dataTransfer: dropped });
+    await hint.waitFor();
+    // Onto a message inside the list: the list's dragleave must not hide the hint.
+    await msgByText(pageB, caption).dispatchEvent("dragenter", { dataTransfer: dropped });
+    await list.dispatchEvent("dragleave", { dataTransfer: dropped });
+    await pageB.waitForTimeout(100);
+    assert.equal(await hint.count(), 1, "still dragging over a child of the list");
+    await msgByText(pageB, caption).dispatchEvent("drop", { dataTransfer: dropped });
+    await hint.waitFor({ state: "detached" });
+    await pageB.locator("[data-testid=pending-attachment][data-ready=true]").waitFor();
+    await pageB.getByTestId("send-button").click();
+    const card = pageA.locator("[data-testid=attachment-file]", { has: pageA.locator("[data-testid=attachment-name]", { hasText: "notes.txt" }) });
+    await card.waitFor();
+    assert.equal(await card.getByTestId("attachment-size").textContent(), "1.4 KB");
+    assert.equal(await card.getAttribute("download"), "notes.txt");
+    assert.equal(await pageA.evaluate(async (href) => (await fetch(href)).text(), await card.getAttribute("href")), notes);
+
+    // A pastes a picture into the message box: B sees its preview load too.
+    await pageA.getByTestId("composer").evaluate((el, bytes) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(bytes)], "image.png", { type: "image/png" }));
+      el.dispatchEvent(new ClipboardEvent("paste", { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, [...makeSunset(200, 120)]);
+    await pageA.locator("[data-testid=pending-attachment][data-ready=true]").waitFor();
+    assert.equal(await pageA.getByTestId("composer").inputValue(), "", "the picture is not pasted as text");
+    const pasteCaption = `pasted from the clipboard ${run}`;
+    await send(pageA, pasteCaption);
+    const pasted = msgByText(pageB, pasteCaption).locator("[data-testid=attachment-image] img");
+    await pasted.waitFor();
+    assert.deepEqual(await loadedSize(pasted), { width: 200, height: 120 }, "small pictures keep their size");
+
+    // Too large and empty files: refused with readable errors, nothing sent.
+    await pageB.getByTestId("attach-input").setInputFiles([
+      { name: "huge.bin", mimeType: "application/octet-stream", buffer: Buffer.alloc(MAX_UPLOAD + 1024 * 1024, 7) },
+      { name: "empty.txt", mimeType: "text/plain", buffer: Buffer.alloc(0) },
+    ]);
+    const tooLarge = pageB.locator("[data-testid=pending-attachment]", { hasText: "huge.bin" }).getByTestId("attachment-error");
+    await tooLarge.waitFor();
+    assert.equal(await tooLarge.getAttribute("data-code"), "payload_too_large");
+    assert.match(await tooLarge.textContent(), /too large/i);
+    const empty = pageB.locator("[data-testid=pending-attachment]", { hasText: "empty.txt" }).getByTestId("attachment-error");
+    await empty.waitFor();
+    assert.equal(await empty.getAttribute("data-code"), "empty_file");
+    assert.match(await empty.textContent(), /empty/i);
+    assert.equal(await pageB.getByTestId("send-button").isDisabled(), true, "nothing to send");
+    for (const name of ["huge.bin", "empty.txt"]) {
+      await pageB.locator("[data-testid=pending-attachment]", { hasText: name }).getByRole("button").click();
+    }
+    await pageB.getByTestId("attachment-tray").waitFor({ state: "detached" });
+    // Eleven files for one message: the eleventh is refused in words, not left out silently.
+    await pageB.getByTestId("attach-input").setInputFiles(Array.from({ length: 11 }, (_, i) =>
+      ({ name: `page-${i + 1}.txt`, mimeType: "text/plain", buffer: Buffer.from(`page ${i + 1}\n`) })));
+    await waitCount(pageB.locator("[data-testid=pending-attachment][data-ready=true]"), 10);
+    const extra = pageB.locator("[data-testid=pending-attachment]", { hasText: "page-11.txt" }).getByTestId("attachment-error");
+    await extra.waitFor();
+    assert.equal(await extra.getAttribute("data-code"), "too_many_attachments");
+    assert.match(await extra.textContent(), /at most 10 files/);
+    const pending = pageB.getByTestId("pending-attachment");
+    while (await pending.count()) await pending.first().getByRole("button").click();
+
+    // The search finds the photo's message; its result opens the chat at the photo.
+    await pageB.getByTestId("message-search").fill("sunset");
+    const group = pageB.locator(`[data-testid=search-group][data-conversation-id="${directId}"]`);
+    await group.getByTestId("search-result").filter({ hasText: caption }).waitFor();
+    await group.getByTestId("search-result").filter({ hasText: "What a sunset!" }).waitFor();
+    await group.getByTestId("search-result").filter({ hasText: caption }).click();
+    const focused = pageB.locator("[data-testid=message][data-focused=true]");
+    await focused.getByTestId("attachment-image").waitFor();
+    assert.ok((await focused.textContent()).includes(caption));
+    await loadedSize(focused.locator("[data-testid=attachment-image] img"));
+    await shoot(pageB, "photo-search");
+    await pageB.getByTestId("message-search").fill("");
     await item(pageB, A.username).waitFor();
   });
 
@@ -1339,4 +1463,45 @@ async function windowScroll(page) {
 
 async function list_bottom(page) {
   await page.getByTestId("message-list").evaluate((el) => { el.scrollTop = el.scrollHeight; });
+}
+
+/** Waits for an <img> to finish loading; answers its natural size (throws if it failed to load). */
+async function loadedSize(img) {
+  return img.evaluate((el) => new Promise((resolve, reject) => {
+    const done = () => (el.naturalWidth > 0 ? resolve({ width: el.naturalWidth, height: el.naturalHeight }) : reject(new Error(`${el.src} did not load`)));
+    if (el.complete) done();
+    else { el.addEventListener("load", done, { once: true }); el.addEventListener("error", done, { once: true }); }
+  }));
+}
+
+/** A photo-like PNG of `w` × `h`: an evening sky over the sea, with the sun. */
+function makeSunset(w, h) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0); ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; ihdr[9] = 2; // 8-bit RGB
+  const horizon = Math.round(h * 0.62);
+  const rows = [];
+  for (let y = 0; y < h; y++) {
+    const row = Buffer.alloc(1 + w * 3);
+    for (let x = 0; x < w; x++) {
+      const sun = Math.hypot(x - w * 0.5, y - horizon) / (h * 0.16);
+      let r, g, b;
+      if (y < horizon) {
+        const t = y / horizon;
+        [r, g, b] = [60 + 195 * t, 40 + 120 * t, 110 - 40 * t];
+        if (sun < 1) [r, g, b] = [255, 220 - 40 * sun, 120];
+        else if (sun < 2.2) { const k = (2.2 - sun) / 1.2 * 0.5; [r, g, b] = [r + (255 - r) * k, g + (190 - g) * k, b + (110 - b) * k]; }
+      } else {
+        const t = (y - horizon) / (h - horizon);
+        const glint = Math.abs(x - w * 0.5) < w * (0.04 + 0.12 * t) && (y + (x >> 3)) % 7 < 3 ? 0.45 : 0;
+        [r, g, b] = [30 + 60 * (1 - t), 50 + 50 * (1 - t), 90 + 40 * (1 - t)];
+        [r, g, b] = [r + (255 - r) * glint, g + (200 - g) * glint, b + (120 - b) * glint];
+      }
+      const o = 1 + x * 3;
+      row[o] = Math.round(r); row[o + 1] = Math.round(g); row[o + 2] = Math.round(b);
+    }
+    rows.push(row);
+  }
+  const idat = zlib.deflateSync(Buffer.concat(rows));
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk("IHDR", ihdr), chunk("IDAT", idat), chunk("IEND", Buffer.alloc(0))]);
 }

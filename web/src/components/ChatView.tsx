@@ -479,6 +479,7 @@ function Composer({ conversationId, meId, onSend, onTyping }: { conversationId: 
   }, [text]);
 
   const files = useFiles();
+  useDropAnywhere(files.add, files.setDragging);
   const ready = files.list.filter((f) => f.attachment);
   const canSend = !tooLong && !files.busy && (text.trim() !== "" || ready.length > 0);
   const submit = () => {
@@ -504,9 +505,6 @@ function Composer({ conversationId, meId, onSend, onTyping }: { conversationId: 
   };
   return (
     <form onSubmit={(e) => { e.preventDefault(); submit(); }} data-testid="composer-form"
-      onDragOver={(e) => { if (e.dataTransfer.types.includes("Files")) { e.preventDefault(); files.setDragging(true); } }}
-      onDragLeave={() => files.setDragging(false)}
-      onDrop={(e) => { if (e.dataTransfer.files.length) { e.preventDefault(); files.add(e.dataTransfer.files); } files.setDragging(false); }}
       className={`border-t border-slate-200 px-3 py-3 md:px-5 ${files.dragging ? "bg-indigo-50" : "bg-white"}`}>
       {files.dragging && <p className="mb-2 text-center text-sm text-indigo-700">{t.dropFilesHere}</p>}
       <AttachmentTray files={files.list} onRemove={files.remove} errorText={(code) => errorText(t, code)} />
@@ -541,6 +539,41 @@ function Composer({ conversationId, meId, onSend, onTyping }: { conversationId: 
   );
 }
 
+/**
+ * Files dropped anywhere on the page while a chat is open are attached to it.
+ * A drop that missed a small target would otherwise make the browser open the
+ * file in place of the app. Enter/leave pairs are counted because `dragleave`
+ * also fires on every move from one element to a child or sibling.
+ */
+function useDropAnywhere(add: (files: FileList) => void, setDragging: (on: boolean) => void) {
+  const addRef = useRef(add);
+  useEffect(() => { addRef.current = add; });
+  useEffect(() => {
+    let depth = 0;
+    const hasFiles = (e: DragEvent) => !!e.dataTransfer?.types.includes("Files");
+    const enter = (e: DragEvent) => { if (hasFiles(e)) { depth++; setDragging(true); } };
+    const over = (e: DragEvent) => { if (hasFiles(e)) { e.preventDefault(); setDragging(true); } };
+    const leave = (e: DragEvent) => { if (hasFiles(e) && --depth <= 0) { depth = 0; setDragging(false); } };
+    const drop = (e: DragEvent) => {
+      if (!hasFiles(e)) return;
+      e.preventDefault();
+      depth = 0;
+      setDragging(false);
+      if (e.dataTransfer?.files.length) addRef.current(e.dataTransfer.files);
+    };
+    window.addEventListener("dragenter", enter);
+    window.addEventListener("dragover", over);
+    window.addEventListener("dragleave", leave);
+    window.addEventListener("drop", drop);
+    return () => {
+      window.removeEventListener("dragenter", enter);
+      window.removeEventListener("dragover", over);
+      window.removeEventListener("dragleave", leave);
+      window.removeEventListener("drop", drop);
+    };
+  }, [setDragging]);
+}
+
 /** Most files on one message (the server's limit). */
 const MAX_FILES = 10;
 
@@ -551,10 +584,15 @@ function useFiles() {
   const update = (key: string, change: Partial<PendingFile>) =>
     setList((l) => l.map((f) => (f.key === key ? { ...f, ...change } : f)));
   const add = (picked: FileList) => {
-    const room = MAX_FILES - list.length;
-    for (const file of Array.from(picked).slice(0, Math.max(0, room))) {
+    let room = MAX_FILES - list.filter((f) => !f.error).length;
+    for (const file of Array.from(picked)) {
       const key = crypto.randomUUID();
       const name = file.name || "image.png";
+      // Past the limit a file is shown refused, not left out without a word.
+      if (room-- <= 0) {
+        setList((l) => [...l, { key, name, progress: 0, error: "too_many_attachments" }]);
+        continue;
+      }
       setList((l) => [...l, { key, name, progress: 0 }]);
       uploadFile(file, name, (progress) => update(key, { progress }))
         .then((attachment) => update(key, { attachment, progress: 1 }))
