@@ -5,7 +5,7 @@
 use super::rate_limits::{Action, Typing};
 use super::sessions::AuthUser;
 use super::{blocks, public_user};
-use crate::contract::{Conversation, ConversationKind};
+use crate::contract::{Conversation, ConversationKind, Message};
 use crate::domain::{ConversationId, Seq, UserId, now_ms};
 use crate::error::{AppError, AppResult};
 use crate::state::Ctx;
@@ -53,11 +53,23 @@ pub async fn open_direct(
 
 pub async fn list(ctx: &Ctx, user_id: &UserId) -> AppResult<Vec<Conversation>> {
     let rows = ctx.store.conversations_of(user_id).await?;
-    let mut list = Vec::with_capacity(rows.len());
-    for row in rows {
-        list.push(to_conversation(ctx, row).await?);
-    }
-    Ok(list)
+    // Every last message in one query, not one per conversation.
+    let keys: Vec<(&ConversationId, i64)> = rows
+        .iter()
+        .filter(|row| row.last_seq > 0)
+        .map(|row| (&row.id, row.last_seq))
+        .collect();
+    let mut last_messages = ctx.store.messages_at(&keys).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let last_message = last_messages
+                .iter()
+                .position(|m| m.conversation_id == row.id && m.seq == row.last_seq)
+                .map(|i| last_messages.swap_remove(i));
+            to_conversation(ctx, row, last_message)
+        })
+        .collect())
 }
 
 pub async fn get(
@@ -70,7 +82,7 @@ pub async fn get(
         .conversation_for(user_id, conversation_id)
         .await?
         .ok_or(AppError::NotFound("conversation"))?;
-    to_conversation(ctx, row).await
+    with_last_message(ctx, row).await
 }
 
 /// The conversation as `user_id` sees it, also when they just left it: what a
@@ -85,7 +97,7 @@ pub async fn view(
         .conversation_view(user_id, conversation_id, true)
         .await?
         .ok_or(AppError::NotFound("conversation"))?;
-    to_conversation(ctx, row).await
+    with_last_message(ctx, row).await
 }
 
 /// The conversation's members, if `user_id` is one of them: the one check
@@ -187,18 +199,22 @@ async fn announce_typing(
     Ok(())
 }
 
-async fn to_conversation(ctx: &Ctx, row: ConversationRow) -> AppResult<Conversation> {
-    let kind = match row.kind.as_str() {
-        "direct" => ConversationKind::Direct,
-        "group" => ConversationKind::Group,
-        _ => ConversationKind::Lobby,
-    };
+async fn with_last_message(ctx: &Ctx, row: ConversationRow) -> AppResult<Conversation> {
     let last_message = if row.last_seq > 0 {
         ctx.store.message(&row.id, row.last_seq).await?
     } else {
         None
     };
-    Ok(Conversation {
+    Ok(to_conversation(ctx, row, last_message))
+}
+
+fn to_conversation(ctx: &Ctx, row: ConversationRow, last_message: Option<Message>) -> Conversation {
+    let kind = match row.kind.as_str() {
+        "direct" => ConversationKind::Direct,
+        "group" => ConversationKind::Group,
+        _ => ConversationKind::Lobby,
+    };
+    Conversation {
         peer: row.peer().map(|peer| public_user(ctx, peer)),
         last_message,
         unread_count: (row.last_seq - row.my_read).max(0),
@@ -217,5 +233,5 @@ async fn to_conversation(ctx: &Ctx, row: ConversationRow) -> AppResult<Conversat
         created_at: row.created_at,
         last_activity_at: row.last_activity_at,
         id: row.id,
-    })
+    }
 }

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::{AnyConnection, FromRow};
 
+use super::read::{Bind, FetchRows};
 use super::writer::Refusal;
 use super::{Store, StoreResult};
 use crate::contract::Attachment;
@@ -46,8 +47,8 @@ impl AttachmentRow {
 }
 
 /// The attachments of the given messages, each list in the order sent.
-pub(crate) async fn attachments_of(
-    conn: &mut AnyConnection,
+pub(crate) async fn attachments_of<C: FetchRows>(
+    conn: &mut C,
     conversation_id: &ConversationId,
     seq_list: &str,
 ) -> Result<HashMap<i64, Vec<Attachment>>, sqlx::Error> {
@@ -55,9 +56,8 @@ pub(crate) async fn attachments_of(
         "SELECT {COLUMNS} FROM attachments WHERE conversation_id = $1 AND seq IN ({seq_list}) \
          ORDER BY seq, position"
     );
-    let rows: Vec<AttachmentRow> = sqlx::query_as(&sql)
-        .bind(conversation_id)
-        .fetch_all(&mut *conn)
+    let rows: Vec<AttachmentRow> = conn
+        .fetch_rows(&sql, &[Bind::Text(conversation_id.as_str())])
         .await?;
     let mut by_seq: HashMap<i64, Vec<Attachment>> = HashMap::new();
     for row in rows {

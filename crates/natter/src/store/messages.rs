@@ -2,8 +2,10 @@
 //! up on changes, on `(conversation_id, rev)`; never OFFSET.
 //!
 //! A message is its row, the quoted original of a reply (joined, so a reply
-//! always shows the original as it is now) and its reactions (one more query
-//! per page, grouped here) and its attachments (one more).
+//! always shows the original as it is now) and its reactions and attachments
+//! (one more query each, grouped here, only when the rows say they have some).
+//! The same SQL runs on SQLite's native driver for reads outside the writer
+//! and on the `Any` driver otherwise ([`super::read`]).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -12,7 +14,8 @@ use serde_json::value::RawValue;
 use sqlx::{AnyConnection, FromRow};
 
 use super::attachments::attachments_of;
-use super::{Store, StoreError, StoreResult};
+use super::read::{Bind, FetchRows};
+use super::{MessageReader, Store, StoreError, StoreResult};
 use crate::contract::{Attachment, Message, MessageType, Reaction, ReplyTo, SystemInfo};
 use crate::domain::{ConversationId, MessageId, PageLimit, Seq, UserId};
 
@@ -26,7 +29,8 @@ pub struct PageQuery {
     pub limit: PageLimit,
 }
 
-/// One message row with its reply's original; reactions come separately.
+/// One message row with its reply's original; reactions and attachments come
+/// separately.
 #[derive(Debug, FromRow)]
 struct MessageRow {
     id: MessageId,
@@ -45,6 +49,8 @@ struct MessageRow {
     reply_seq: Option<i64>,
     reply_sender: Option<UserId>,
     reply_msg: Option<String>,
+    has_reactions: i64,
+    has_attachments: i64,
 }
 
 impl MessageRow {
@@ -85,50 +91,91 @@ impl MessageRow {
 }
 
 /// Rows of `messages m` (with the sender `u` and the reply's original `o`);
-/// the caller adds `WHERE`, `ORDER BY` and `LIMIT`.
+/// the caller adds the condition, `ORDER BY` and `LIMIT`. Two flags say whether
+/// a row has reactions or attachments, so that the page asks for those only
+/// when it has any (most pages have none): one query per page, not three.
 const SELECT_MESSAGES: &str = "SELECT m.id, m.conversation_id, m.seq, m.sender_id, \
      u.username AS \"user\", m.msg, m.client_id, m.created_at, m.type AS kind, m.system, \
      m.edited_at, m.deleted_at, m.rev, o.seq AS reply_seq, o.sender_id AS reply_sender, \
-     SUBSTR(o.msg, 1, 200) AS reply_msg \
+     SUBSTR(o.msg, 1, 200) AS reply_msg, \
+     CASE WHEN EXISTS (SELECT 1 FROM reactions r \
+          WHERE r.conversation_id = m.conversation_id AND r.seq = m.seq) \
+          THEN 1 ELSE 0 END AS has_reactions, \
+     CASE WHEN EXISTS (SELECT 1 FROM attachments a \
+          WHERE a.conversation_id = m.conversation_id AND a.seq = m.seq) \
+          THEN 1 ELSE 0 END AS has_attachments \
      FROM messages m JOIN users u ON u.id = m.sender_id \
      LEFT JOIN messages o ON o.conversation_id = m.conversation_id AND o.seq = m.reply_to";
 
-/// The messages of one conversation that `filter` (binding `$2`, `$3`, … after
-/// the conversation id) selects, in the order `rows` gives, with reactions.
-async fn load(
-    conn: &mut AnyConnection,
-    conversation_id: &ConversationId,
-    filter_and_order: &str,
-    binds: &[i64],
+/// The messages that `condition` selects (on `m`, binding `binds` as `$1`,
+/// `$2`, …), in the order it gives, with their reactions and attachments.
+async fn load<C: FetchRows>(
+    conn: &mut C,
+    condition: &str,
+    binds: &[Bind<'_>],
 ) -> Result<Vec<Message>, sqlx::Error> {
-    let sql = format!("{SELECT_MESSAGES} WHERE m.conversation_id = $1 AND {filter_and_order}");
-    let mut query = sqlx::query_as::<_, MessageRow>(&sql).bind(conversation_id);
-    for value in binds {
-        query = query.bind(*value);
+    let sql = format!("{SELECT_MESSAGES} WHERE {condition}");
+    let rows: Vec<MessageRow> = conn.fetch_rows(&sql, binds).await?;
+    let mut reactions = HashMap::new();
+    let mut attachments = HashMap::new();
+    for (conversation_id, seqs) in flagged(&rows, |row| row.has_reactions) {
+        reactions.extend(
+            reactions_of(conn, conversation_id, &seqs)
+                .await?
+                .into_iter()
+                .map(|(seq, list)| ((conversation_id, seq), list)),
+        );
     }
-    let rows = query.fetch_all(&mut *conn).await?;
-    let list = seq_list(rows.iter().map(|row| row.seq));
-    if list.is_empty() {
-        return Ok(Vec::new());
+    for (conversation_id, seqs) in flagged(&rows, |row| row.has_attachments) {
+        attachments.extend(
+            attachments_of(conn, conversation_id, &seqs)
+                .await?
+                .into_iter()
+                .map(|(seq, list)| ((conversation_id, seq), list)),
+        );
     }
-    let mut reactions = reactions_of(conn, conversation_id, &list).await?;
-    let mut attachments = attachments_of(conn, conversation_id, &list).await?;
-    Ok(rows
-        .into_iter()
+    // The maps borrow the rows' conversation ids: take what each row needs
+    // first, then let the rows go.
+    let extras: Vec<(Vec<Reaction>, Vec<Attachment>)> = rows
+        .iter()
         .map(|row| {
-            let seq = row.seq;
-            row.into_message(
-                reactions.remove(&seq).unwrap_or_default(),
-                attachments.remove(&seq).unwrap_or_default(),
+            let key = (&row.conversation_id, row.seq);
+            (
+                reactions.remove(&key).unwrap_or_default(),
+                attachments.remove(&key).unwrap_or_default(),
             )
         })
+        .collect();
+    drop((reactions, attachments));
+    Ok(rows
+        .into_iter()
+        .zip(extras)
+        .map(|(row, (reactions, attachments))| row.into_message(reactions, attachments))
         .collect())
+}
+
+/// The seqs, as an `IN (…)` list, of the rows `flag` marks, by conversation.
+fn flagged(
+    rows: &[MessageRow],
+    flag: impl Fn(&MessageRow) -> i64,
+) -> Vec<(&ConversationId, String)> {
+    let mut lists: Vec<(&ConversationId, Vec<i64>)> = Vec::new();
+    for row in rows.iter().filter(|row| flag(row) != 0) {
+        match lists.iter_mut().find(|(id, _)| *id == &row.conversation_id) {
+            Some((_, seqs)) => seqs.push(row.seq),
+            None => lists.push((&row.conversation_id, vec![row.seq])),
+        }
+    }
+    lists
+        .into_iter()
+        .map(|(id, seqs)| (id, seq_list(seqs.into_iter())))
+        .collect()
 }
 
 /// Reactions of the given messages: emoji in order of first use (the smallest
 /// rev), users in the order they reacted.
-async fn reactions_of(
-    conn: &mut AnyConnection,
+async fn reactions_of<C: FetchRows>(
+    conn: &mut C,
     conversation_id: &ConversationId,
     seq_list: &str,
 ) -> Result<HashMap<i64, Vec<Reaction>>, sqlx::Error> {
@@ -136,9 +183,8 @@ async fn reactions_of(
         "SELECT seq, emoji, user_id FROM reactions WHERE conversation_id = $1 AND seq IN ({seq_list}) \
          ORDER BY seq, rev"
     );
-    let rows: Vec<(i64, String, UserId)> = sqlx::query_as(&sql)
-        .bind(conversation_id)
-        .fetch_all(&mut *conn)
+    let rows: Vec<(i64, String, UserId)> = conn
+        .fetch_rows(&sql, &[Bind::Text(conversation_id.as_str())])
         .await?;
     let mut by_seq: HashMap<i64, Vec<Reaction>> = HashMap::new();
     for (seq, emoji, user_id) in rows {
@@ -161,30 +207,40 @@ pub(crate) async fn message_at(
     conversation_id: &ConversationId,
     seq: i64,
 ) -> Result<Option<Message>, sqlx::Error> {
-    Ok(load(conn, conversation_id, "m.seq = $2", &[seq])
-        .await?
-        .pop())
+    Ok(load(
+        conn,
+        "m.conversation_id = $1 AND m.seq = $2",
+        &[Bind::Text(conversation_id.as_str()), Bind::Int(seq)],
+    )
+    .await?
+    .pop())
 }
 
-/// The messages at the given seqs of one conversation, in seq order.
-pub(crate) async fn messages_at(
-    conn: &mut AnyConnection,
-    conversation_id: &ConversationId,
-    seqs: &[i64],
-) -> Result<Vec<Message>, sqlx::Error> {
-    if seqs.is_empty() {
-        return Ok(Vec::new());
+/// The condition for the messages at the given `(conversation, seq)` keys and
+/// its binds (the conversation ids; the seqs are our own integers, inlined),
+/// ordered by conversation and seq.
+fn keys_condition<'a>(keys: &[(&'a ConversationId, i64)]) -> (String, Vec<Bind<'a>>) {
+    let mut by_conversation: Vec<(&ConversationId, Vec<i64>)> = Vec::new();
+    for &(id, seq) in keys {
+        match by_conversation.iter_mut().find(|(c, _)| *c == id) {
+            Some((_, seqs)) => seqs.push(seq),
+            None => by_conversation.push((id, vec![seq])),
+        }
     }
-    load(
-        conn,
-        conversation_id,
-        &format!(
-            "m.seq IN ({}) ORDER BY m.seq",
-            seq_list(seqs.iter().copied())
-        ),
-        &[],
-    )
-    .await
+    let mut condition = String::from("(");
+    let mut binds = Vec::with_capacity(by_conversation.len());
+    for (i, (id, seqs)) in by_conversation.into_iter().enumerate() {
+        let _ = write!(
+            condition,
+            "{}(m.conversation_id = ${} AND m.seq IN ({}))",
+            if i == 0 { "" } else { " OR " },
+            i + 1,
+            seq_list(seqs.into_iter())
+        );
+        binds.push(Bind::Text(id.as_str()));
+    }
+    condition.push_str(") ORDER BY m.conversation_id, m.seq");
+    (condition, binds)
 }
 
 /// Integers from our own rows, formatted for `IN (…)`: nothing from a client.
@@ -210,6 +266,21 @@ pub(crate) async fn replies_to(
 }
 
 impl Store {
+    /// `load` on a connection of the message reader: SQLite's native driver,
+    /// or PostgreSQL's `Any` pool.
+    async fn read_messages(
+        &self,
+        condition: &str,
+        binds: &[Bind<'_>],
+    ) -> Result<Vec<Message>, sqlx::Error> {
+        match self.message_reader() {
+            MessageReader::Sqlite(readers) => {
+                load(&mut *readers.acquire().await?, condition, binds).await
+            }
+            MessageReader::Any(pool) => load(&mut *pool.acquire().await?, condition, binds).await,
+        }
+    }
+
     /// A page of messages as a JSON array, and whether more lie beyond it in
     /// the direction of travel. By seq (ascending; older for `before` or no
     /// cursor, newer for `after`), or with `since_rev` every message changed
@@ -220,24 +291,29 @@ impl Store {
         page: PageQuery,
     ) -> StoreResult<(Box<RawValue>, bool)> {
         let limit = page.limit.get();
-        let mut conn = self.reader().acquire().await?;
+        let conversation = Bind::Text(conversation_id.as_str());
         let mut messages = if let Some(rev) = page.since_rev {
-            load(
-                &mut conn,
-                conversation_id,
-                "m.rev > $2 ORDER BY m.rev LIMIT $3",
-                &[rev, limit + 1],
+            self.read_messages(
+                "m.conversation_id = $1 AND m.rev > $2 ORDER BY m.rev LIMIT $3",
+                &[conversation, Bind::Int(rev), Bind::Int(limit + 1)],
             )
             .await?
         } else {
-            let direction = if page.after.is_none() { "DESC" } else { "ASC" };
             let after = page.after.map_or(-1, Seq::get);
             let before = page.before.map_or(i64::MAX, Seq::get);
-            load(
-                &mut conn,
-                conversation_id,
-                &format!("m.seq > $2 AND m.seq < $3 ORDER BY m.seq {direction} LIMIT $4"),
-                &[after, before, limit + 1],
+            let condition = if page.after.is_none() {
+                "m.conversation_id = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq DESC LIMIT $4"
+            } else {
+                "m.conversation_id = $1 AND m.seq > $2 AND m.seq < $3 ORDER BY m.seq ASC LIMIT $4"
+            };
+            self.read_messages(
+                condition,
+                &[
+                    conversation,
+                    Bind::Int(after),
+                    Bind::Int(before),
+                    Bind::Int(limit + 1),
+                ],
             )
             .await?
         };
@@ -246,9 +322,9 @@ impl Store {
         if page.since_rev.is_none() && page.after.is_none() {
             messages.reverse();
         }
-        let json = serde_json::to_string(&messages)
-            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?;
-        let json = RawValue::from_string(json)
+        // Straight into a `RawValue`: `RawValue::from_string` would parse
+        // the page again to check what serde_json just wrote.
+        let json = serde_json::value::to_raw_value(&messages)
             .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?;
         Ok((json, has_more))
     }
@@ -259,7 +335,36 @@ impl Store {
         conversation_id: &ConversationId,
         seq: i64,
     ) -> StoreResult<Option<Message>> {
-        let mut conn = self.reader().acquire().await?;
-        Ok(message_at(&mut conn, conversation_id, seq).await?)
+        Ok(self
+            .read_messages(
+                "m.conversation_id = $1 AND m.seq = $2",
+                &[Bind::Text(conversation_id.as_str()), Bind::Int(seq)],
+            )
+            .await?
+            .pop())
+    }
+
+    /// The messages at the given `(conversation, seq)` keys, those that exist,
+    /// ordered by conversation and seq: one query for up to
+    /// [`KEYS_PER_QUERY`] conversations.
+    pub async fn messages_at(&self, keys: &[(&ConversationId, i64)]) -> StoreResult<Vec<Message>> {
+        let mut conversations: Vec<&ConversationId> = keys.iter().map(|(id, _)| *id).collect();
+        conversations.sort();
+        conversations.dedup();
+        let mut messages = Vec::with_capacity(keys.len());
+        for chunk in conversations.chunks(KEYS_PER_QUERY) {
+            let keys: Vec<(&ConversationId, i64)> = keys
+                .iter()
+                .filter(|(id, _)| chunk.contains(id))
+                .copied()
+                .collect();
+            let (condition, binds) = keys_condition(&keys);
+            messages.extend(self.read_messages(&condition, &binds).await?);
+        }
+        Ok(messages)
     }
 }
+
+/// Conversations per query of [`Store::messages_at`]: each is one `OR` term,
+/// and SQLite refuses expressions nested deeper than 1,000.
+const KEYS_PER_QUERY: usize = 200;

@@ -9,7 +9,10 @@
 //! SQLite gets one write connection (SQLite has a single writer anyway, and one
 //! connection avoids `SQLITE_BUSY` storms) and a small pool of readers, which WAL
 //! lets run beside the writer. Message inserts go through [`writer`], which commits
-//! them in batches.
+//! them in batches. Messages read outside the writer (history pages, the last
+//! message of each conversation, search hits) have their own SQLite readers on
+//! sqlx's native driver ([`read`]): the same SQL, without `Any`'s conversion of
+//! every row and its pool's pings.
 
 pub mod attachments;
 pub mod avatars;
@@ -19,6 +22,7 @@ pub mod changes;
 pub mod conversations;
 pub mod groups;
 pub mod messages;
+pub(crate) mod read;
 pub mod search;
 pub mod users;
 pub mod writer;
@@ -31,6 +35,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 
 use self::conversations::MembersCache;
+use self::read::SqliteReaders;
 use crate::config::{Config, SqliteSync};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,10 +44,20 @@ pub enum Backend {
     Postgres,
 }
 
+/// Where messages are read outside the writer.
+#[derive(Clone)]
+pub(crate) enum MessageReader {
+    /// SQLite: connections of their own on the native driver.
+    Sqlite(Arc<SqliteReaders>),
+    /// PostgreSQL: the shared `Any` pool.
+    Any(AnyPool),
+}
+
 #[derive(Clone)]
 pub struct Store {
     read: AnyPool,
     write: AnyPool,
+    messages: MessageReader,
     pub backend: Backend,
     members_cache: Arc<MembersCache>,
 }
@@ -70,9 +85,11 @@ impl Store {
             write.close().await;
             let write = sqlite_pool(&url, 1, synchronous).await?;
             let read = sqlite_pool(&url, 4, synchronous).await?;
+            let messages = SqliteReaders::open(&url, 4, &sqlite_pragmas(synchronous)).await?;
             Ok(Self {
                 read,
                 write,
+                messages: MessageReader::Sqlite(Arc::new(messages)),
                 backend: Backend::Sqlite,
                 members_cache: Default::default(),
             })
@@ -89,6 +106,7 @@ impl Store {
                 .context("applying PostgreSQL migrations")?;
             Ok(Self {
                 read: pool.clone(),
+                messages: MessageReader::Any(pool.clone()),
                 write: pool,
                 backend: Backend::Postgres,
                 members_cache: Default::default(),
@@ -111,7 +129,14 @@ impl Store {
         sqlx::query("SELECT 1").execute(&self.read).await.is_ok()
     }
 
+    pub(crate) fn message_reader(&self) -> &MessageReader {
+        &self.messages
+    }
+
     pub async fn close(&self) {
+        if let MessageReader::Sqlite(readers) = &self.messages {
+            readers.close().await;
+        }
         self.read.close().await;
         self.write.close().await;
     }

@@ -10,7 +10,6 @@
 
 use sqlx::FromRow;
 
-use super::messages::messages_at;
 use super::users::escape_like;
 use super::{Backend, Store, StoreResult};
 use crate::contract::Message;
@@ -150,23 +149,12 @@ impl Store {
             .await?)
     }
 
-    /// The hits' messages, in the hits' order; one history query per
-    /// conversation. A message deleted since the search is left out.
+    /// The hits' messages, in the hits' order, read in one query. A message
+    /// deleted since the search is left out.
     async fn load_hits(&self, hits: Vec<Hit>) -> StoreResult<Vec<(Message, i64)>> {
-        let mut conn = self.reader().acquire().await?;
-        let mut conversations: Vec<&ConversationId> =
-            hits.iter().map(|h| &h.conversation_id).collect();
-        conversations.sort();
-        conversations.dedup();
-        let mut loaded = Vec::new();
-        for conversation_id in conversations {
-            let seqs: Vec<i64> = hits
-                .iter()
-                .filter(|h| &h.conversation_id == conversation_id)
-                .map(|h| h.seq)
-                .collect();
-            loaded.extend(messages_at(&mut conn, conversation_id, &seqs).await?);
-        }
+        let keys: Vec<(&ConversationId, i64)> =
+            hits.iter().map(|h| (&h.conversation_id, h.seq)).collect();
+        let mut loaded = self.messages_at(&keys).await?;
         Ok(hits
             .iter()
             .filter_map(|hit| {
