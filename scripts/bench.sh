@@ -122,6 +122,9 @@ prepare_peer() {
 }
 
 # start_server TARGET SCENARIO: starts a fresh server, sets SERVER_PID, waits until it answers
+# natter's per-user socket cap (20) and connection cap (10,000) protect a public server;
+# the idle scenario puts ~100 sockets on each user and 10,000 sockets on one node (0: no cap)
+NATTER_LIMITS=(NATTER_RATE_LIMITS=off NATTER_MAX_SOCKETS_PER_USER=0 NATTER_MAX_CONNECTIONS=100000)
 start_server() {
   local target=$1 scenario=$2 keep=0 slog=$OUT/server-$1-$2.log
   [[ $scenario == history && $HISTORY_KEEP == 1 ]] && keep=1
@@ -131,7 +134,7 @@ start_server() {
       if [[ $keep == 1 ]]; then data=$STATE_DIR/natter-sqlite-data; fi
       mkdir -p "$data"
       SERVER_DB=$data/natter.db
-      NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data NATTER_RATE_LIMITS=off \
+      env NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data "${NATTER_LIMITS[@]}" \
         taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
       SERVER_PID=$! ;;
     natter-pg)
@@ -141,7 +144,7 @@ start_server() {
       db_exists "$db" || psql_admin "create database $db"
       mkdir -p "$data"
       SERVER_DB=$PG/$db
-      NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data NATTER_RATE_LIMITS=off DATABASE_URL=$PG/$db \
+      env NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data "${NATTER_LIMITS[@]}" DATABASE_URL=$PG/$db \
         taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
       SERVER_PID=$! ;;
     peer)

@@ -168,6 +168,35 @@ async fn oversized_uploads_through_nginx_leave_both_nodes_serving() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
 
+    // An attachment past that limit (but within NATTER_MAX_UPLOAD) goes
+    // through whole, and comes back whole.
+    let bytes: Vec<u8> = (0..12 * MIB).map(|i| (i % 251) as u8).collect();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes.clone()).file_name("big.bin"),
+    );
+    let response = client_from(10)
+        .post(format!("{}/api/uploads", nginx.base))
+        .bearer_auth(&alice.token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let attachment: serde_json::Value = response.json().await.unwrap();
+    let url = attachment["attachment"]["url"].as_str().unwrap();
+    let fetched = client_from(10)
+        .get(format!("{}{url}", nginx.base))
+        .bearer_auth(&alice.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(fetched.status(), StatusCode::OK);
+    assert!(
+        fetched.bytes().await.unwrap() == bytes,
+        "the same bytes back"
+    );
+
     // Everyone else is still served, by both nodes.
     for n in 11..=40 {
         let response = client_from(n)
