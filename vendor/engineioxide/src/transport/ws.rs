@@ -400,6 +400,8 @@ mod tests {
         let (server, mut client) = ws_pair().await;
         let s = socket.clone();
         let conn = tokio::spawn(async move { run(&engine, &s, server, false).await });
+        // A session closed before its connection holds the queue's lock sends nothing.
+        tokio::time::sleep(Duration::from_millis(20)).await;
 
         socket.emit(Str::from("a")).unwrap();
         socket.emit(Str::from("b")).unwrap();
