@@ -15,7 +15,7 @@
 #   TARGETS [natter-sqlite natter-pg peer]   SCENARIOS [throughput latency idle history login]
 #   PAIRS [50] MSGS [1000] WINDOW [16] SIZE [64]            throughput (saturated)
 #   LAT_PAIRS [10] LAT_MSGS [300]                           latency: throughput with window 1 (light load)
-#   IDLE_CONNS [10000] IDLE_USERS [100] IDLE_HOLD [10] IDLE_CONNECT_Q [64]  idle
+#   IDLE_CONNS [10000] IDLE_USERS [500: 20 sockets per user, natter's NATTER_MAX_SOCKETS_PER_USER] IDLE_HOLD [10] IDLE_CONNECT_Q [64]  idle
 #   HISTORY_K [100000] HISTORY_D [20] HISTORY_Q [16] HISTORY_FILL_Q [32]  history
 #   LOGIN_D [15] LOGIN_Q [8]                                 login
 #   FAN_MEMBERS [256] FAN_MSGS [300] FAN_WINDOW [4]          fanout-group (natter), fanout-lobby (all)
@@ -39,6 +39,12 @@
 #          The tool then checks through the API that GET .../messages (no cursor) returns
 #          seq K-49..K and ?after=0&limit=1 returns seq 1 (`endsChecked` in the JSON).
 #          1,000,000 messages: well under a minute per target.
+#   HEAP [0]  1 = after each natter target's idle scenario, run it once more under heaptrack and
+#     print where a held socket's bytes are: the allocations still live while the sockets are held
+#     (the server is killed with SIGKILL during the hold, so nothing is freed), by call site,
+#     divided by the sockets connected; HEAP_TOP [15] sites. Written to $OUT/<target>-idle-heap.md,
+#     the profile to $OUT/heaptrack-<target>-idle.*. Needs heaptrack (apt-get install heaptrack).
+#     heaptrack slows the server down: the heap run's connect rate and RSS are not results.
 #   PORT [3190] SERVER_CPU [0] LOAD_CPU [1] OUT [target-bench/results/<time>]
 #   NATTER_BIN [target/release/natter] BENCH_BIN [target-bench/release/natter-bench]
 #   PEER_SRC [../shared/peers/seed-node] PG [postgres://postgres@127.0.0.1:5432]
@@ -60,6 +66,7 @@ LAT_PAIRS=${LAT_PAIRS:-$d_lpairs} LAT_MSGS=${LAT_MSGS:-$d_lmsgs}
 IDLE_CONNS=${IDLE_CONNS:-$d_conns} IDLE_USERS=${IDLE_USERS:-$d_users} IDLE_HOLD=${IDLE_HOLD:-$d_hold} IDLE_CONNECT_Q=${IDLE_CONNECT_Q:-64}
 HISTORY_K=${HISTORY_K:-$d_hk} HISTORY_D=${HISTORY_D:-$d_hd} HISTORY_Q=${HISTORY_Q:-16} HISTORY_FILL_Q=${HISTORY_FILL_Q:-32}
 HISTORY_KEEP=${HISTORY_KEEP:-0} HISTORY_FILL_API=${HISTORY_FILL_API:-10}
+HEAP=${HEAP:-0} HEAP_TOP=${HEAP_TOP:-15}
 if [[ -z ${HISTORY_FILL:-} ]]; then
   if (( HISTORY_K > 20000 )); then HISTORY_FILL=sql; else HISTORY_FILL=api; fi
 fi
@@ -96,6 +103,7 @@ fi
 WORK=$(mktemp -d /tmp/natter-bench.XXXXXX)
 SERVER_PID=
 SERVER_DB= # the running server's database: SQLite file or PostgreSQL URL (history-fill.sh)
+WRAP=()    # runs natter under this command (heaptrack for HEAP=1)
 stop_server() {
   if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     kill "$SERVER_PID" 2>/dev/null || true
@@ -135,7 +143,7 @@ start_server() {
       mkdir -p "$data"
       SERVER_DB=$data/natter.db
       env NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data "${NATTER_LIMITS[@]}" \
-        taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
+        taskset -c "$SERVER_CPU" "${WRAP[@]}" "$NATTER_BIN" >"$slog" 2>&1 &
       SERVER_PID=$! ;;
     natter-pg)
       local db=natter_bench data=$WORK/data-$scenario
@@ -145,7 +153,7 @@ start_server() {
       mkdir -p "$data"
       SERVER_DB=$PG/$db
       env NATTER_ADDR=127.0.0.1:$PORT NATTER_DATA_DIR=$data "${NATTER_LIMITS[@]}" DATABASE_URL=$PG/$db \
-        taskset -c "$SERVER_CPU" "$NATTER_BIN" >"$slog" 2>&1 &
+        taskset -c "$SERVER_CPU" "${WRAP[@]}" "$NATTER_BIN" >"$slog" 2>&1 &
       SERVER_PID=$! ;;
     peer)
       prepare_peer
@@ -203,7 +211,104 @@ run_scenario() {
   esac
 }
 
-log "out: $OUT; targets: $TARGETS; scenarios: $SCENARIOS; QUICK=$QUICK; HISTORY_FILL=$HISTORY_FILL"
+# pid_of_exe PID EXE: PID or the first of its descendants that runs EXE (natter under heaptrack)
+pid_of_exe() {
+  local exe queue=("$1") p
+  exe=$(readlink -f "$2")
+  while ((${#queue[@]})); do
+    p=${queue[0]}; queue=("${queue[@]:1}")
+    if [[ $(readlink -f "/proc/$p/exe" 2>/dev/null) == "$exe" ]]; then echo "$p"; return 0; fi
+    # shellcheck disable=SC2207
+    queue+=($(pgrep -P "$p" || true))
+  done
+  return 1
+}
+
+# heap_profile TARGET: the idle scenario under heaptrack; prints the per-socket top allocations
+heap_profile() {
+  local target=$1 prof=$OUT/heaptrack-$1-idle blog=$OUT/$1-idle-heap.log
+  if ! command -v heaptrack >/dev/null; then log "HEAP=1: heaptrack is not installed"; return 1; fi
+  log "== $target / idle under heaptrack"
+  rm -f "$prof".*
+  WRAP=(heaptrack -o "$prof")
+  if ! start_server "$target" idle-heap; then WRAP=(); return 1; fi
+  WRAP=()
+  local heaptrack_pid=$SERVER_PID natter_pid
+  if ! natter_pid=$(pid_of_exe "$heaptrack_pid" "$NATTER_BIN"); then
+    log "HEAP=1: natter not found under heaptrack"; stop_server; return 1
+  fi
+  taskset -c "$LOAD_CPU" "$BENCH_BIN" --url "$URL" --label "$target-heap" idle -c "$IDLE_CONNS" \
+    -u "$IDLE_USERS" --hold "$((IDLE_HOLD + 5))" --connect-concurrency "$IDLE_CONNECT_Q" >"$blog" 2>&1 &
+  local bench_pid=$!
+  for _ in $(seq 3000); do
+    grep -q 'holding' "$blog" && break
+    kill -0 "$bench_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+  local held
+  held=$(sed -n 's|^idle: \([0-9]*\)/[0-9]* connected.*|\1|p' "$blog" | tail -1)
+  sleep "$(( IDLE_HOLD / 2 + 1 ))"
+  # SIGKILL: the sockets are never freed, so what heaptrack sees live is what they hold.
+  kill -9 "$natter_pid" 2>/dev/null || true
+  wait "$heaptrack_pid" 2>/dev/null || true
+  SERVER_PID=
+  wait "$bench_pid" 2>/dev/null || true
+  local file
+  file=$(ls "$prof".* 2>/dev/null | head -1)
+  if [[ -z $file || -z $held || $held == 0 ]]; then
+    log "HEAP=1: no profile or no socket held (see $blog)"; return 1
+  fi
+  heaptrack_print -f "$file" -p 0 -a 0 -T 0 -l 1 >"$prof.leaks.txt" 2>/dev/null || true
+  python3 - "$prof.leaks.txt" "$held" "$HEAP_TOP" "$target" >"$OUT/$target-idle-heap.md" <<'PY'
+import re, sys
+path, held, top, target = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+units = {"": 1, "B": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+head = re.compile(r"^\s*([0-9.]+)([KMG]?)B? leaked over ([0-9]+) calls from(:?)$")
+# heaptrack_print -l merges by allocating instruction; each "calls from:" block below one is
+# a distinct backtrace (a site): its frames are "name" then "at file:line" (then "in binary").
+sites, cur, name = [], None, None
+for line in open(path, errors="replace"):
+    m = head.match(line.rstrip())
+    if m:
+        cur = None
+        if m.group(4):
+            cur = {"bytes": float(m.group(1)) * units[m.group(2)], "calls": int(m.group(3)), "frames": []}
+            sites.append(cur)
+        continue
+    if cur is None:
+        continue
+    t = line.strip()
+    if t.startswith("at "):
+        if name is not None:
+            cur["frames"].append((name, t[3:]))
+        name = None
+    elif t and not t.startswith("in "):
+        name = t
+# the site: the first frames outside the allocation machinery (std's alloc, Box, Arc, Vec,
+# hashbrown; tokio's task cell, so that a task is shown by what spawned it)
+machinery = re.compile(r"^(/rustc/|library/|/rust/deps/)|tokio-[0-9.]+/src/runtime/task/|^src/runtime/task/")
+def site(frames):
+    own = [(n, f) for n, f in frames if not machinery.search(f)] or frames
+    out = []
+    for n, f in own[:3]:
+        f = re.sub(r"^.*/registry/src/[^/]+/", "", f)
+        out.append(f"{n} ({f})")
+    return " ← ".join(out).replace("|", "\\|")
+total = sum(s["bytes"] for s in sites)
+sites.sort(key=lambda s: -s["bytes"])
+print(f"### {target}: live heap per held socket, by allocation site\n")
+print(f"heaptrack, {held} sockets held, server killed during the hold; live heap over all sites: "
+      f"{total / held:,.0f} B per socket (what the server holds anyway is included, divided by the sockets; "
+      f"malloc's own overhead, about 8-16 B per allocation, is not).\n")
+print("| B per socket | allocations per socket | site (innermost first) |")
+print("|---:|---:|---|")
+for s in sites[:top]:
+    print(f"| {s['bytes'] / held:,.0f} | {s['calls'] / held:.2f} | {site(s['frames'])} |")
+PY
+  cat "$OUT/$target-idle-heap.md" | tee -a "$LOG" >&2
+}
+
+log "out: $OUT; targets: $TARGETS; scenarios: $SCENARIOS; QUICK=$QUICK; HISTORY_FILL=$HISTORY_FILL; HEAP=$HEAP"
 for target in $TARGETS; do
   if [[ $target == natter-* && ! -x $NATTER_BIN ]]; then
     log "skipping $target: $NATTER_BIN missing (cargo build --release -p natter)"; continue
@@ -218,6 +323,9 @@ for target in $TARGETS; do
       stop_server
     else
       log "FAILED to start $target"
+    fi
+    if [[ $HEAP == 1 && $scenario == idle && $target == natter-* ]]; then
+      heap_profile "$target" || log "FAILED: $target / idle under heaptrack"
     fi
   done
 done

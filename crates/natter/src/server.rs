@@ -118,7 +118,7 @@ pub async fn serve(
 /// One of the `max_connections` slots, held while its connection, or the
 /// Socket.IO session it started, lives.
 #[derive(Clone)]
-struct ConnectionSlot {
+pub struct ConnectionSlot {
     _permit: Arc<OwnedSemaphorePermit>,
 }
 

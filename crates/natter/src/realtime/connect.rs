@@ -4,18 +4,19 @@
 //! end to the presence service.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use serde::Deserialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::socket::DisconnectReason;
 
+use super::events::{self, SocketState};
 use super::notifier::{session_room, user_room};
-use super::{events, watch};
+use super::watch;
 use crate::services::origin::{self, OriginCheck};
 use crate::services::presence;
-use crate::services::sessions::{self, AuthUser};
+use crate::services::sessions;
 use crate::state::Ctx;
 
 #[derive(Debug, Deserialize)]
@@ -73,48 +74,51 @@ pub async fn authenticate<A: Adapter>(
     let user = sessions::authenticate(&ctx, &token)
         .await
         .map_err(|_| Refused::Unauthorized)?;
-    // Held by the socket (its extensions) and given back when the socket goes.
+    // Held by the socket (its state) and given back when the socket goes.
     let slot = ctx.socket_cap.try_open(&user.id).ok_or_else(|| {
         metrics::counter!(crate::telemetry::RATE_LIMITED, "code" => "too_many_sockets")
             .increment(1);
         Refused::TooManySockets
     })?;
-    socket.extensions.insert(Arc::new(slot));
     socket.join([user_room(&user.id), session_room(&user.token_hash)]);
     // After the user room: a conversation started from now on reaches this
     // socket through it, one started before is in the store.
     watch::join_contacts(&ctx, &socket, &user.id).await;
-    // One copy per socket, shared by its handlers: idle sockets are the bulk of memory.
-    let user = Arc::new(user);
-    events::register(&ctx, &socket, &user);
-    socket.extensions.insert(user);
+    socket
+        .extensions
+        .insert(SocketState::new(Arc::new(user), slot));
+    events::register(&ctx, &socket);
     Ok(())
 }
 
 pub async fn connected<A: Adapter>(ctx: Ctx, socket: SocketRef<A>) {
-    let Some(user) = socket.extensions.get::<Arc<AuthUser>>() else {
+    let Some(state) = socket.extensions.get::<Arc<SocketState>>() else {
         let _ = socket.disconnect();
         return;
     };
-    let first_here = presence::socket_opened(&ctx, &user);
+    let first_here = presence::socket_opened(&ctx, &state.user);
     // The socket may close before this handler runs (socketioxide starts it after
     // sending CONNECT), and then `on_disconnect` never fires: whichever of the two
     // paths sees the end first releases the presence count, exactly once.
-    let released = Arc::new(AtomicBool::new(false));
     {
-        let (ctx, user, released, sid) = (ctx.clone(), user.clone(), released.clone(), socket.id);
-        socket.on_disconnect(move |reason: DisconnectReason| async move {
-            super::overflow::count(reason);
-            if !released.swap(true, Ordering::SeqCst) {
-                presence::socket_disconnected(&ctx, &user, sid).await;
-            }
-        });
+        let ctx = ctx.clone();
+        socket.on_disconnect(
+            move |socket: SocketRef<A>, reason: DisconnectReason| async move {
+                super::overflow::count(reason);
+                let Some(state) = socket.extensions.get::<Arc<SocketState>>() else {
+                    return;
+                };
+                if !state.released.swap(true, Ordering::SeqCst) {
+                    presence::socket_disconnected(&ctx, &state.user, socket.id).await;
+                }
+            },
+        );
     }
     if !socket.connected() {
-        if !released.swap(true, Ordering::SeqCst) {
-            presence::socket_disconnected(&ctx, &user, socket.id).await;
+        if !state.released.swap(true, Ordering::SeqCst) {
+            presence::socket_disconnected(&ctx, &state.user, socket.id).await;
         }
         return;
     }
-    presence::announce_online(&ctx, &user, socket.id, first_here).await;
+    presence::announce_online(&ctx, &state.user, socket.id, first_here).await;
 }

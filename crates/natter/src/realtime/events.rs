@@ -1,15 +1,21 @@
-//! Client → server events. Each [`ClientRequest`] type is registered once by
-//! [`on`]: its payload is parsed (a payload that does not parse gets an error
-//! ack; the connection stays up), the handler calls the same service function
-//! as the HTTP route, and the answer is the request's typed ack or the
-//! contract's error body: one error path for every event.
+//! Client → server events. Each [`ClientRequest`] type is a variant of
+//! [`Incoming`], answered by the socket's one handler ([`register`]): its payload
+//! is parsed (a payload that does not parse gets an error ack; the connection
+//! stays up), the handler calls the same service function as the HTTP route,
+//! and the answer is the request's typed ack or the contract's error body: one
+//! error path for every event.
 
+use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, SocketRef, TryData};
-use tokio::sync::Semaphore;
+use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
+use socketioxide::handler::FromMessageParts;
+use socketioxide::socket::Socket;
+use socketioxide_core::Value;
+use socketioxide_core::parser::ParserError;
 
 use super::watch;
 use crate::contract::events::{
@@ -21,6 +27,7 @@ use crate::domain::{ConversationId, Emoji, MessageText, Seq};
 use crate::error::{AppError, AppResult};
 use crate::services::messages::Outgoing;
 use crate::services::sessions::{self, AuthUser};
+use crate::services::socket_cap::SocketSlot;
 use crate::services::{conversations, messages};
 use crate::state::Ctx;
 use crate::store::changes::Edit;
@@ -32,64 +39,196 @@ use crate::store::writer::Sent;
 /// queue with acks, so every request that asked for an ack gets one.
 pub const MAX_IN_FLIGHT: usize = 64;
 
-pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user: &Arc<AuthUser>) {
-    let scope = Scope {
-        ctx: ctx.clone(),
-        user: user.clone(),
-        in_flight: Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+/// What natter keeps per socket, in the socket's extensions: one allocation,
+/// since idle sockets are the bulk of memory.
+pub struct SocketState {
+    pub user: Arc<AuthUser>,
+    /// Requests being answered, at most [`MAX_IN_FLIGHT`].
+    in_flight: AtomicUsize,
+    /// Whether the socket's presence count was released (see `connect::connected`).
+    pub released: AtomicBool,
+    /// The socket's place under the user's socket cap, given back with the socket.
+    _slot: SocketSlot,
+}
+
+impl SocketState {
+    pub fn new(user: Arc<AuthUser>, slot: SocketSlot) -> Arc<Self> {
+        Arc::new(Self {
+            user,
+            in_flight: AtomicUsize::new(0),
+            released: AtomicBool::new(false),
+            _slot: slot,
+        })
+    }
+
+    /// One of the socket's [`MAX_IN_FLIGHT`] requests, or none left.
+    fn try_acquire(self: &Arc<Self>) -> Option<InFlight> {
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_IN_FLIGHT).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| InFlight(self.clone()))
+    }
+}
+
+/// A request being answered; its place is given back when it is dropped.
+struct InFlight(Arc<SocketState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Declares [`Incoming`]: every client request type, each parsed exactly like its
+/// own `TryData<R>` handler would.
+macro_rules! requests {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// A client event: a request of one of the types natter answers, its
+        /// payload parsed (or why it does not parse), or an event it ignores.
+        enum Incoming {
+            $($variant(Result<$ty, ParserError>),)*
+            Unknown,
+        }
+
+        impl<A: Adapter> FromMessageParts<A> for Incoming {
+            type Error = Infallible;
+            fn from_message_parts(
+                s: &Arc<Socket<A>>,
+                v: &mut Value,
+                ack: &Option<i64>,
+            ) -> Result<Self, Infallible> {
+                let Ok(Event(event)) = Event::from_message_parts(s, v, ack) else {
+                    return Ok(Self::Unknown);
+                };
+                $(if event == <$ty as ClientRequest>::EVENT {
+                    let Ok(TryData(payload)) = TryData::<$ty>::from_message_parts(s, v, ack);
+                    return Ok(Self::$variant(payload));
+                })*
+                Ok(Self::Unknown)
+            }
+        }
     };
+}
 
-    scope.on(socket, |ctx, user, p: SendMessage| async move {
-        let outgoing = Outgoing::parse(p.msg, p.client_id, p.reply_to, p.attachments)?;
-        let conversation_id = ConversationId::parse(&p.conversation_id)?;
-        let sent = messages::send(&ctx, &user, &conversation_id, outgoing).await?;
-        let (Sent::New(message) | Sent::Existing(message)) = sent;
-        Ok(SendAck { ok: true, message })
-    });
+requests! {
+    Send(SendMessage),
+    Edit(EditMessage),
+    Delete(DeleteMessage),
+    React(ReactionRequest),
+    Unreact(RemoveReaction),
+    Typing(StartTyping),
+    Read(MarkRead),
+    Subscribe(PresenceSubscribe),
+    Unsubscribe(PresenceUnsubscribe),
+}
 
-    scope.on(socket, |ctx, user, p: EditMessage| async move {
-        let text = MessageText::parse(p.msg)?;
-        change(&ctx, &user, &p.conversation_id, p.seq, Edit::Text(text)).await
-    });
-
-    scope.on(socket, |ctx, user, p: DeleteMessage| async move {
-        change(&ctx, &user, &p.conversation_id, p.seq, Edit::Delete).await
-    });
-
-    scope.on(socket, |ctx, user, p: ReactionRequest| async move {
-        let emoji = Emoji::parse(&p.emoji)?;
-        let edit = Edit::React { emoji, add: true };
-        change(&ctx, &user, &p.conversation_id, p.seq, edit).await
-    });
-
-    scope.on(socket, |ctx, user, RemoveReaction(p)| async move {
-        let emoji = Emoji::parse(&p.emoji)?;
-        let edit = Edit::React { emoji, add: false };
-        change(&ctx, &user, &p.conversation_id, p.seq, edit).await
-    });
-
-    scope.on(socket, |ctx, user, p: StartTyping| async move {
-        let conversation_id = ConversationId::parse(&p.conversation_id)?;
-        conversations::typing(&ctx, &user, &conversation_id).await?;
-        Ok(OkAck { ok: true })
-    });
-
-    scope.on(socket, |ctx, user, p: MarkRead| async move {
-        let seq = Seq::parse(p.seq, "seq")?;
-        let conversation_id = ConversationId::parse(&p.conversation_id)?;
-        let seq = conversations::mark_read(&ctx, &user, &conversation_id, seq).await?;
-        Ok(ReadAck { ok: true, seq })
-    });
-
-    scope.on_socket(socket, |_, _, socket, p: PresenceSubscribe| async move {
-        watch::subscribe(&socket, &p.user_ids)?;
-        Ok(OkAck { ok: true })
-    });
-
-    scope.on_socket(socket, |_, _, socket, p: PresenceUnsubscribe| async move {
-        watch::unsubscribe(&socket, &p.user_ids)?;
-        Ok(OkAck { ok: true })
-    });
+/// Answers the socket's requests. One handler for every event (socketioxide's
+/// fallback) rather than one per event: a socket then holds no table of
+/// handlers, and the handler holds only the application context.
+pub fn register<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>) {
+    let ctx = ctx.clone();
+    socket.on_fallback(
+        move |socket: SocketRef<A>, request: Incoming, ack: AckSender<A>| {
+            // Taken when the event arrives, not when its task first runs.
+            let permit = socket
+                .extensions
+                .get::<Arc<SocketState>>()
+                .map(|state| (state.try_acquire(), state.user.clone()));
+            let ctx = ctx.clone();
+            async move {
+                let Some((permit, user)) = permit else {
+                    return;
+                };
+                let r = Request {
+                    ctx,
+                    user,
+                    socket,
+                    ack,
+                    permit,
+                };
+                match request {
+                    Incoming::Send(p) => {
+                        r.answer(p, |ctx, user, _, p| async move {
+                            let outgoing =
+                                Outgoing::parse(p.msg, p.client_id, p.reply_to, p.attachments)?;
+                            let conversation_id = ConversationId::parse(&p.conversation_id)?;
+                            let sent =
+                                messages::send(&ctx, &user, &conversation_id, outgoing).await?;
+                            let (Sent::New(message) | Sent::Existing(message)) = sent;
+                            Ok(SendAck { ok: true, message })
+                        })
+                        .await
+                    }
+                    Incoming::Edit(p) => {
+                        r.answer(p, |ctx, user, _, p| async move {
+                            let text = MessageText::parse(p.msg)?;
+                            change(&ctx, &user, &p.conversation_id, p.seq, Edit::Text(text)).await
+                        })
+                        .await
+                    }
+                    Incoming::Delete(p) => {
+                        r.answer(p, |ctx, user, _, p| async move {
+                            change(&ctx, &user, &p.conversation_id, p.seq, Edit::Delete).await
+                        })
+                        .await
+                    }
+                    Incoming::React(p) => {
+                        r.answer(p, |ctx, user, _, p| async move {
+                            let emoji = Emoji::parse(&p.emoji)?;
+                            let edit = Edit::React { emoji, add: true };
+                            change(&ctx, &user, &p.conversation_id, p.seq, edit).await
+                        })
+                        .await
+                    }
+                    Incoming::Unreact(p) => {
+                        r.answer(p, |ctx, user, _, RemoveReaction(p)| async move {
+                            let emoji = Emoji::parse(&p.emoji)?;
+                            let edit = Edit::React { emoji, add: false };
+                            change(&ctx, &user, &p.conversation_id, p.seq, edit).await
+                        })
+                        .await
+                    }
+                    Incoming::Typing(p) => {
+                        r.answer(p, |ctx, user, _, p| async move {
+                            let conversation_id = ConversationId::parse(&p.conversation_id)?;
+                            conversations::typing(&ctx, &user, &conversation_id).await?;
+                            Ok(OkAck { ok: true })
+                        })
+                        .await
+                    }
+                    Incoming::Read(p) => {
+                        r.answer(p, |ctx, user, _, p| async move {
+                            let seq = Seq::parse(p.seq, "seq")?;
+                            let conversation_id = ConversationId::parse(&p.conversation_id)?;
+                            let seq = conversations::mark_read(&ctx, &user, &conversation_id, seq)
+                                .await?;
+                            Ok(ReadAck { ok: true, seq })
+                        })
+                        .await
+                    }
+                    Incoming::Subscribe(p) => {
+                        r.answer(p, |_, _, socket, p| async move {
+                            watch::subscribe(&socket, &p.user_ids)?;
+                            Ok(OkAck { ok: true })
+                        })
+                        .await
+                    }
+                    Incoming::Unsubscribe(p) => {
+                        r.answer(p, |_, _, socket, p| async move {
+                            watch::unsubscribe(&socket, &p.user_ids)?;
+                            Ok(OkAck { ok: true })
+                        })
+                        .await
+                    }
+                    // Not an event natter answers: ignored, as socketioxide ignores
+                    // an event without a handler.
+                    Incoming::Unknown => {}
+                }
+            }
+        },
+    );
 }
 
 /// An edit, delete or reaction from a socket: the same service as over HTTP.
@@ -106,64 +245,49 @@ async fn change(
     Ok(MessageAck { ok: true, message })
 }
 
-/// What every handler of one socket shares: the app, the caller, and the
-/// socket's budget of requests in flight.
-struct Scope {
+/// One request of a socket being answered: the app, the caller, the socket, the
+/// ack to answer with and the request's place among the socket's requests in
+/// flight (none: the socket is busy).
+struct Request<A: Adapter> {
     ctx: Ctx,
     user: Arc<AuthUser>,
-    in_flight: Arc<Semaphore>,
+    socket: SocketRef<A>,
+    ack: AckSender<A>,
+    permit: Option<InFlight>,
 }
 
-impl Scope {
-    /// Registers `handler` for `R`'s event on this socket.
-    fn on<A, R, F, Fut>(&self, socket: &SocketRef<A>, handler: F)
+impl<A: Adapter> Request<A> {
+    /// Runs `handler` on the parsed payload and answers with its ack or the
+    /// contract's error body: one error path for every event.
+    async fn answer<R, F, Fut>(self, payload: Result<R, ParserError>, handler: F)
     where
-        A: Adapter,
         R: ClientRequest,
-        F: Fn(Ctx, Arc<AuthUser>, R) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = AppResult<R::Ack>> + Send + 'static,
+        F: FnOnce(Ctx, Arc<AuthUser>, SocketRef<A>, R) -> Fut,
+        Fut: Future<Output = AppResult<R::Ack>>,
     {
-        self.on_socket(socket, move |ctx, user, _, payload| {
-            handler(ctx, user, payload)
-        });
-    }
-
-    /// [`Self::on`] for a handler that also needs the socket (its rooms). The
-    /// socket is handed in per event, never captured: a handler the socket owns
-    /// that held the socket would keep it alive forever.
-    fn on_socket<A, R, F, Fut>(&self, socket: &SocketRef<A>, handler: F)
-    where
-        A: Adapter,
-        R: ClientRequest,
-        F: Fn(Ctx, Arc<AuthUser>, SocketRef<A>, R) -> Fut + Clone + Send + Sync + 'static,
-        Fut: Future<Output = AppResult<R::Ack>> + Send + 'static,
-    {
-        let (ctx, user, in_flight) = (self.ctx.clone(), self.user.clone(), self.in_flight.clone());
-        socket.on(
-            R::EVENT,
-            move |socket: SocketRef<A>, TryData(payload): TryData<R>, ack: AckSender<A>| {
-                let (ctx, user, handler) = (ctx.clone(), user.clone(), handler.clone());
-                let permit = in_flight.clone().try_acquire_owned();
-                async move {
-                    sessions::mark_used(&ctx, &user);
-                    let result = match (permit, payload) {
-                        (Err(_), _) => Err(AppError::Busy),
-                        (Ok(_permit), Ok(payload)) => handler(ctx, user, socket, payload).await,
-                        (Ok(_), Err(e)) => Err(AppError::bad_request(
-                            "invalid_payload",
-                            format!("invalid payload: {e}"),
-                        )),
-                    };
-                    let sent = match &result {
-                        Ok(answer) => ack.send(answer),
-                        Err(e) => ack.send(&e.body()),
-                    };
-                    if let Err(e) = sent {
-                        metrics::counter!(crate::telemetry::ACKS_UNDELIVERED).increment(1);
-                        tracing::warn!(event = R::EVENT, "ack not delivered: {e}");
-                    }
-                }
-            },
-        );
+        let Self {
+            ctx,
+            user,
+            socket,
+            ack,
+            permit,
+        } = self;
+        sessions::mark_used(&ctx, &user);
+        let result = match (permit, payload) {
+            (None, _) => Err(AppError::Busy),
+            (Some(_permit), Ok(payload)) => handler(ctx, user, socket, payload).await,
+            (Some(_), Err(e)) => Err(AppError::bad_request(
+                "invalid_payload",
+                format!("invalid payload: {e}"),
+            )),
+        };
+        let sent = match &result {
+            Ok(answer) => ack.send(answer),
+            Err(e) => ack.send(&e.body()),
+        };
+        if let Err(e) = sent {
+            metrics::counter!(crate::telemetry::ACKS_UNDELIVERED).increment(1);
+            tracing::warn!(event = R::EVENT, "ack not delivered: {e}");
+        }
     }
 }

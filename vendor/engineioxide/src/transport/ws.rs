@@ -6,10 +6,7 @@
 
 use std::sync::Arc;
 
-use futures_util::{
-    SinkExt, StreamExt, TryStreamExt,
-    stream::{SplitSink, SplitStream},
-};
+use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, request::Parts};
 use smallvec::smallvec;
 use tokio::{
@@ -32,6 +29,8 @@ use crate::{
     DisconnectReason, Socket, body::ResponseBody, config::EngineIoConfig, engine::EngineIo,
     errors::Error, handler::EngineIoHandler, transport::make_open_packet,
 };
+
+use super::connection::Connection;
 
 /// Create a response for websocket upgrade
 fn ws_response<B>(ws_key: &HeaderValue) -> Response<ResponseBody<B>> {
@@ -59,19 +58,19 @@ pub fn new_req<R: Send + 'static, B, H: EngineIoHandler>(
     sid: Option<Sid>,
     req: Request<R>,
 ) -> Result<Response<ResponseBody<B>>, Error> {
-    let (parts, body) = req.into_parts();
-    let req = Request::from_parts(parts.clone(), body);
-
-    let ws_key = parts
-        .headers
+    let ws_key = req
+        .headers()
         .get("Sec-WebSocket-Key")
         .ok_or(Error::InvalidWebSocketKey)?
         .clone();
+    // Takes the upgrade out of the request's extensions rather than cloning the request
+    // head: the socket keeps the head for its whole life, and needs it only once.
+    let mut req = req;
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    let (parts, _) = req.into_parts();
 
     tokio::spawn(async move {
-        let conn = hyper::upgrade::on(req)
-            .await
-            .map(hyper_util::rt::TokioIo::new);
+        let conn = on_upgrade.await.map(hyper_util::rt::TokioIo::new);
 
         let res = match conn {
             Ok(conn) => on_init(engine.clone(), conn, protocol, sid, parts).await,
@@ -164,124 +163,23 @@ where
         init_handshake(socket.id, &mut ws, &engine.config).await?;
         (socket, ws)
     };
-    let (tx, rx) = ws.split();
-
-    // The reader, the writer and (for a session opened on this websocket) the heartbeat
-    // run as futures of this one task rather than as three tasks: a task costs its own
-    // allocation, and an idle connection should cost as little as possible.
-    let config = &engine.config;
-    let heartbeat = async {
-        if sid.is_none() {
-            socket
-                .heartbeat(config.ping_interval, config.ping_timeout)
-                .await;
-        } else {
-            // An upgraded session keeps the heartbeat task it started with.
-            socket.cancellation_token.cancelled().await;
-        }
-        // The session is closed. The writer flushes what is queued, but a peer that no
-        // longer reads must not hold the connection forever: it gets `ping_timeout`.
-        tokio::time::sleep(config.ping_timeout).await;
-    };
-    // pipe between internal socket channel and websocket
-    let writer = async {
-        tokio::select! {
-            _ = forward_to_socket::<H, S>(socket.clone(), tx) => {}
-            _ = heartbeat => {}
-        }
-    };
-    // Pipe between websocket and internal socket channel.
-    let reader = async {
-        match forward_to_handler(&engine, rx, &socket)
-            .with_cancellation_token(&socket.cancellation_token)
-            .await
-        {
-            Some(Err(ref e)) => {
-                let reason =
-                    Option::<DisconnectReason>::from(e).unwrap_or(DisconnectReason::TransportError);
-
-                #[cfg(feature = "tracing")]
-                tracing::debug!("error when handling packet: {:?}", e);
-                engine.close_session(socket.id, reason);
-            }
-            Some(Ok(())) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(sid = %socket.id, "ws transport was closed");
-                engine.close_session(socket.id, DisconnectReason::TransportClose);
-            }
-            None => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(sid = %socket.id, "socket is closing");
-            }
-        }
-    };
-    tokio::join!(reader, writer);
+    // An upgraded session keeps the heartbeat task it started with.
+    run(&engine, &socket, ws, sid.is_none()).await;
     Ok(())
 }
 
-/// Forwards all packets received from a websocket to a EngineIo [`Socket`]
-async fn forward_to_handler<H: EngineIoHandler, S>(
+/// Runs the session on its WebSocket until it is closed: reads, writes and (with
+/// `heartbeat`) runs the heartbeat, in one future ([`Connection`]).
+async fn run<H: EngineIoHandler, S>(
     engine: &Arc<EngineIo<H>>,
-    mut rx: SplitStream<WebSocketStream<S>>,
     socket: &Arc<Socket<H::Data>>,
-) -> Result<(), Error>
-where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    while let Some(msg) = rx.try_next().await? {
-        match msg {
-            Message::Text(msg) => match Packet::parse(socket.protocol, ws_bytes_to_str(msg))? {
-                Packet::Close => {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("[sid={}] closing session", socket.id);
-                    engine.close_session(socket.id, DisconnectReason::TransportClose);
-                    break;
-                }
-                Packet::Pong | Packet::Ping => {
-                    // A pending signal means that the client is already known to be alive.
-                    socket.heartbeat.notify_one();
-                    Ok::<(), Error>(())
-                }
-                Packet::Message(msg) => {
-                    engine.handler.on_message(msg, socket.clone());
-                    Ok(())
-                }
-                p => return Err(Error::BadPacket(p)),
-            },
-            Message::Binary(mut data) => {
-                if socket.protocol == ProtocolVersion::V3 && !data.is_empty() {
-                    // The first byte is the message type, which we don't need.
-                    data = data.split_off(1);
-                }
-                engine.handler.on_binary(data, socket.clone());
-                Ok(())
-            }
-            Message::Close(_) => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!("websocket closed, closing session");
-                engine.close_session(socket.id, DisconnectReason::TransportClose);
-                break;
-            }
-            _ => {
-                #[cfg(feature = "tracing")]
-                tracing::debug!(sid = ?socket.id, "unexpected ws message");
-                Ok(())
-            }
-        }?
-    }
-    Ok(())
-}
-
-/// Forwards all packets waiting to be sent to the websocket
-///
-/// The websocket stream is flushed only when the internal channel is drained
-async fn forward_to_socket<H: EngineIoHandler, S>(
-    socket: Arc<Socket<H::Data>>,
-    mut tx: SplitSink<WebSocketStream<S>, Message>,
+    ws: WebSocketStream<S>,
+    heartbeat: bool,
 ) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    // A polling request that was in progress during the upgrade may still hold the lock.
+    // A polling request that was in progress during the upgrade may still hold the
+    // lock; the queue is read only once it is released.
     let lock = socket.internal_rx.lock();
     let Some(_internal_rx) = lock
         .with_cancellation_token(&socket.cancellation_token)
@@ -291,75 +189,9 @@ async fn forward_to_socket<H: EngineIoHandler, S>(
         tracing::debug!(sid = %socket.id, "session closed before starting the ws writer");
         return;
     };
-    let queue = &socket.queue;
-
-    // map a packet to a websocket message
-    // It is declared as a macro rather than a closure to avoid ownership issues
-    macro_rules! map_fn {
-            ($item:ident) => {
-                let res = match $item {
-                    Packet::Binary(bin) | Packet::BinaryV3(bin) => {
-                        if socket.protocol == ProtocolVersion::V3 {
-                            // v3 protocol requires packet type as the first byte.
-                            // This requires a new buffer. This is OK as it is only for the V3 protocol.
-                            let mut buff = Vec::with_capacity(bin.len() + 1);
-                            buff.push(0x04);
-                            buff.extend(bin);
-                            tx.feed(Message::Binary(buff.into())).await
-                        } else {
-                            tx.feed(Message::Binary(bin)).await
-                        }
-                    }
-                    // A Noop Packet maybe sent by the server to upgrade from a polling connection
-                    // In the case that the packet was not poll in time it will remain in the buffer and therefore
-                    // it should be discarded here
-                    Packet::Noop => Ok(()),
-                    _ => {
-                        let packet: String = $item.try_into().unwrap();
-                        tx.feed(Message::Text(packet.into())).await
-                    }
-                };
-                if let Err(_e) = res {
-                    #[cfg(feature = "tracing")]
-                    tracing::debug!("[sid={}] error sending packet: {}", socket.id, _e);
-                }
-            };
-        }
-
-    // Forward queued packets (buffered ones first, then the volatile one) until the
-    // queue is closed or the session is cancelled.
-    loop {
-        tokio::select! {
-            biased;
-            items = queue.recv() => {
-                match items {
-                    Some(packets) => {
-                        for item in packets {
-                            map_fn!(item);
-                        }
-                        while let Some(packets) = queue.try_recv() {
-                            for item in packets {
-                                map_fn!(item);
-                            }
-                        }
-                    }
-                    None => break
-                }
-            }
-            _ = socket.cancellation_token.cancelled() => break,
-        }
-
-        #[cfg(feature = "tracing")]
-        tracing::trace!(sid = %socket.id, "ws flush");
-        tx.flush().await.ok();
-    }
-
-    #[cfg(feature = "tracing")]
-    tracing::trace!(sid = %socket.id, "ws closing flush");
-
-    tx.flush().await.ok();
-    tx.close().await.ok();
+    Connection::new(engine, socket, ws, heartbeat).await;
 }
+
 /// Send a Engine.IO [`OpenPacket`] to initiate a websocket connection
 async fn init_handshake<S>(
     sid: Sid,
@@ -468,7 +300,7 @@ where
     Ok(())
 }
 
-fn ws_bytes_to_str(bytes: tungstenite::Utf8Bytes) -> Str {
+pub(super) fn ws_bytes_to_str(bytes: tungstenite::Utf8Bytes) -> Str {
     // SAFETY: the bytes are guaranteed to be valid UTF-8 by the tungstenite parser
     unsafe { Str::from_bytes_unchecked(bytes.into()) }
 }
@@ -515,15 +347,22 @@ mod tests {
         )
     }
 
+    fn engine() -> Arc<EngineIo<StubHandler>> {
+        Arc::new(EngineIo::new(
+            Arc::new(StubHandler),
+            EngineIoConfig::default(),
+        ))
+    }
+
     /// A polling request can still hold the lock at the end of an upgrade.
     #[tokio::test]
     async fn writer_waits_for_the_lock_of_a_polling_request() {
-        let socket = socket();
+        let (engine, socket) = (engine(), socket());
         let (server, mut client) = ws_pair().await;
-        let (tx, _rx) = server.split();
 
         let polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx));
+        let s = socket.clone();
+        let writer = tokio::spawn(async move { run(&engine, &s, server, false).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!writer.is_finished(), "the writer should wait for the lock");
 
@@ -539,12 +378,12 @@ mod tests {
 
     #[tokio::test]
     async fn writer_waiting_for_the_lock_stops_with_the_session() {
-        let socket = socket();
+        let (engine, socket) = (engine(), socket());
         let (server, _client) = ws_pair().await;
-        let (tx, _rx) = server.split();
 
         let _polling = socket.internal_rx.lock().await;
-        let writer = tokio::spawn(forward_to_socket::<StubHandler, _>(socket.clone(), tx));
+        let s = socket.clone();
+        let writer = tokio::spawn(async move { run(&engine, &s, server, false).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
 
         socket.cancellation_token.cancel();
@@ -552,5 +391,119 @@ mod tests {
             .await
             .expect("the writer should stop")
             .unwrap();
+    }
+
+    /// Packets queued before the session closes are sent, then a close frame.
+    #[tokio::test]
+    async fn a_closed_session_flushes_then_closes_the_websocket() {
+        let (engine, socket) = (engine(), socket());
+        let (server, mut client) = ws_pair().await;
+        let s = socket.clone();
+        let conn = tokio::spawn(async move { run(&engine, &s, server, false).await });
+        // A session closed before its connection holds the queue's lock sends nothing.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        socket.emit(Str::from("a")).unwrap();
+        socket.emit(Str::from("b")).unwrap();
+        socket.cancellation_token.cancel();
+        let mut got = Vec::new();
+        while let Ok(Some(Ok(msg))) = tokio::time::timeout(TIMEOUT, client.next()).await {
+            got.push(msg);
+        }
+        assert_eq!(got[..2], [Message::text("4a"), Message::text("4b")]);
+        assert!(matches!(got.get(2), Some(Message::Close(_))), "{got:?}");
+        tokio::time::timeout(TIMEOUT, conn)
+            .await
+            .expect("the connection should end")
+            .unwrap();
+    }
+
+    /// A text frame reaches the handler; the client's close frame ends the connection.
+    #[tokio::test]
+    async fn frames_reach_the_handler_and_a_close_frame_ends_the_connection() {
+        #[derive(Debug, Default)]
+        struct Recorder(std::sync::Mutex<Vec<String>>);
+        impl EngineIoHandler for Recorder {
+            type Data = ();
+            fn on_connect(self: Arc<Self>, _: Arc<Socket<()>>) {}
+            fn on_disconnect(&self, _: Arc<Socket<()>>, r: DisconnectReason) {
+                self.0.lock().unwrap().push(format!("{r:?}"));
+            }
+            fn on_message(self: &Arc<Self>, msg: Str, _: Arc<Socket<()>>) {
+                self.0.lock().unwrap().push(msg.to_string());
+            }
+            fn on_binary(self: &Arc<Self>, _: Bytes, _: Arc<Socket<()>>) {}
+        }
+        let handler = Arc::new(Recorder::default());
+        let engine = Arc::new(EngineIo::new(handler.clone(), EngineIoConfig::default()));
+        let socket = engine.create_session(
+            ProtocolVersion::V4,
+            TransportType::Websocket,
+            Request::<()>::default().into_parts().0,
+            false,
+        );
+        let (server, mut client) = ws_pair().await;
+        let conn = tokio::spawn(async move { run(&engine, &socket, server, false).await });
+
+        client.send(Message::text("4hello")).await.unwrap();
+        client.close(None).await.unwrap();
+        tokio::time::timeout(TIMEOUT, conn)
+            .await
+            .expect("the connection should end")
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(*handler.0.lock().unwrap(), ["hello", "TransportClose"]);
+    }
+
+    /// v4: a ping at once and every interval while pongs come; a missing pong closes.
+    #[tokio::test]
+    async fn heartbeat_pings_and_closes_when_a_pong_is_late() {
+        #[derive(Debug, Default)]
+        struct Reasons(std::sync::Mutex<Vec<DisconnectReason>>);
+        impl EngineIoHandler for Reasons {
+            type Data = ();
+            fn on_connect(self: Arc<Self>, _: Arc<Socket<()>>) {}
+            fn on_disconnect(&self, _: Arc<Socket<()>>, r: DisconnectReason) {
+                self.0.lock().unwrap().push(r);
+            }
+            fn on_message(self: &Arc<Self>, _: Str, _: Arc<Socket<()>>) {}
+            fn on_binary(self: &Arc<Self>, _: Bytes, _: Arc<Socket<()>>) {}
+        }
+        let handler = Arc::new(Reasons::default());
+        let config = EngineIoConfig::builder()
+            .ping_interval(Duration::from_millis(60))
+            .ping_timeout(Duration::from_millis(40))
+            .build();
+        let engine = Arc::new(EngineIo::new(handler.clone(), config));
+        let socket = engine.create_session(
+            ProtocolVersion::V4,
+            TransportType::Websocket,
+            Request::<()>::default().into_parts().0,
+            false,
+        );
+        let (server, mut client) = ws_pair().await;
+        let conn = tokio::spawn(async move { run(&engine, &socket, server, true).await });
+
+        for _ in 0..3 {
+            let msg = tokio::time::timeout(TIMEOUT, client.next()).await.unwrap();
+            assert_eq!(msg.unwrap().unwrap(), Message::text("2"));
+            client.send(Message::text("3")).await.unwrap();
+        }
+        // No pong for the fourth ping: the close packet, then the close frame.
+        let msg = tokio::time::timeout(TIMEOUT, client.next()).await.unwrap();
+        assert_eq!(msg.unwrap().unwrap(), Message::text("2"));
+        let msg = tokio::time::timeout(TIMEOUT, client.next()).await.unwrap();
+        assert_eq!(msg.unwrap().unwrap(), Message::text("1"));
+        let msg = tokio::time::timeout(TIMEOUT, client.next()).await.unwrap();
+        assert!(matches!(msg, Some(Ok(Message::Close(_)))), "{msg:?}");
+        tokio::time::timeout(TIMEOUT, conn)
+            .await
+            .expect("the connection should end")
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(
+            *handler.0.lock().unwrap(),
+            [DisconnectReason::HeartbeatTimeout]
+        );
     }
 }
