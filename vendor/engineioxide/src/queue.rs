@@ -10,7 +10,6 @@
 //! `Socket::internal_rx`. Producers never wait; a full queue is an error for the caller.
 use std::{
     collections::VecDeque,
-    future::poll_fn,
     sync::{Mutex, MutexGuard, PoisonError},
     task::{Context, Poll, Waker},
 };
@@ -131,8 +130,10 @@ impl PacketQueue {
         Poll::Pending
     }
 
+    /// Only the test harness reads the queue outside a connection's `poll`.
+    #[cfg(any(test, feature = "__test_harness"))]
     pub async fn recv(&self) -> Option<PacketBuf> {
-        poll_fn(|cx| self.poll_recv(cx)).await
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
     /// No more packets can be queued; the consumer still gets what is queued, then `None`.

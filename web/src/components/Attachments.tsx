@@ -27,7 +27,7 @@ export function MessageAttachments({ list, mine }: { list: Attachment[] | undefi
             width={a.width ? Math.min(240, a.width) : undefined} />
         </a>
       ) : (
-        <a key={a.id} href={a.url} download={a.name} data-testid="attachment-file" aria-label={t.download(a.name)}
+        <a key={a.id} href={a.url} download={a.name} data-testid="attachment-file" title={t.download(a.name)}
           className="flex max-w-[260px] items-center gap-2 rounded-xl bg-white px-3 py-2 text-left text-sm text-slate-800 ring-1 ring-slate-200 hover:bg-slate-50 focus:outline-none focus-visible:ring-4 focus-visible:ring-indigo-500/40">
           <svg viewBox="0 0 24 24" className="h-6 w-6 shrink-0 text-indigo-600" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden="true"><path d="M19.5 14.25v-2.625a3.375 3.375 0 0 0-3.375-3.375h-1.5A1.125 1.125 0 0 1 13.5 7.125v-1.5a3.375 3.375 0 0 0-3.375-3.375H8.25m2.25 0H5.625c-.621 0-1.125.504-1.125 1.125v17.25c0 .621.504 1.125 1.125 1.125h12.75c.621 0 1.125-.504 1.125-1.125V11.25a9 9 0 0 0-9-9Z" strokeLinecap="round" strokeLinejoin="round" /></svg>
           <span className="min-w-0">
