@@ -134,8 +134,19 @@ impl Store {
                     )
                 }
             };
+            // A message sent between the first pass and the floor's read
+            // moves the window up, so this pass may meet the first one's hits
+            // again: ask for as many more and keep each key once.
             let rest = search.limit - hits.len() as i64;
-            hits.extend(self.query_hits(&sql, search, before, rest).await?);
+            let more = self
+                .query_hits(&sql, search, before, rest + hits.len() as i64)
+                .await?;
+            let first: Vec<i64> = hits.iter().map(|h| h.hit_key).collect();
+            hits.extend(
+                more.into_iter()
+                    .filter(|h| !first.contains(&h.hit_key))
+                    .take(rest as usize),
+            );
         }
         self.load_hits(hits).await
     }
