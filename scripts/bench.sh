@@ -12,7 +12,8 @@
 #   TARGETS="peer" SCENARIOS="idle login" scripts/bench.sh
 #
 # Parameters (env, defaults in brackets; QUICK=1 changes the defaults):
-#   TARGETS [natter-sqlite natter-pg peer]   SCENARIOS [throughput latency idle history login]
+#   TARGETS [natter-sqlite natter-pg peer]   SCENARIOS [throughput latency idle history login
+#     fanout-lobby fanout-group catchup search upload]
 #   PAIRS [50] MSGS [1000] WINDOW [16] SIZE [64]            throughput (saturated)
 #   LAT_PAIRS [10] LAT_MSGS [300]                           latency: throughput with window 1 (light load)
 #   IDLE_CONNS [10000] IDLE_USERS [500: 20 sockets per user, natter's NATTER_MAX_SOCKETS_PER_USER] IDLE_HOLD [10] IDLE_CONNECT_Q [64]  idle

@@ -262,6 +262,19 @@ pub async fn register_many(api: &Api, prefix: &str, n: usize, conc: usize) -> Re
     results.into_iter().collect()
 }
 
+/// `s` for a URL path segment or query value: unreserved ASCII as is, every
+/// other byte (UTF-8 of Korean text, emoji, `&`, `/`) as `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A short run id usable in usernames (a-z0-9): base36 of the current time in ms.
 pub fn run_id() -> String {
     let mut n = std::time::SystemTime::now()
@@ -288,6 +301,13 @@ mod tests {
         assert!(check_local("http://example.com:3000").is_err());
         assert!(check_local("http://10.0.0.1").is_err());
         assert!(check_local("https://127.0.0.1").is_err());
+    }
+
+    #[test]
+    fn percent_encoding_keeps_only_unreserved_bytes() {
+        assert_eq!(percent_encode("a-Z_0.~"), "a-Z_0.~");
+        assert_eq!(percent_encode("채 &"), "%EC%B1%84%20%26");
+        assert_eq!(percent_encode("👍"), "%F0%9F%91%8D");
     }
 
     #[test]

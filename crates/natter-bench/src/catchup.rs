@@ -39,10 +39,6 @@ enum Change {
 
 const EMOJI: [&str; 4] = ["👍", "❤️", "😂", "🎉"];
 
-fn percent(s: &str) -> String {
-    s.bytes().map(|b| format!("%{b:02X}")).collect()
-}
-
 /// Walks `sinceRev=from` to the end: (messages by seq, pages, rows, duplicates, newest rev).
 async fn walk(
     api: &Api,
@@ -249,7 +245,7 @@ async fn run(
                 let (by, method, path, body) = match c {
                     Change::Send { by, i } => (by, Method::POST, base, Some(json!({"msg": format!("catch-up message {i}"), "clientId": format!("{rid}-{i}")}))),
                     Change::Edit { by, seq } => (by, Method::PATCH, format!("{base}/{seq}"), Some(json!({"msg": format!("edited message {seq}")}))),
-                    Change::React { by, seq, emoji } => (by, Method::PUT, format!("{base}/{seq}/reactions/{}", percent(emoji)), None),
+                    Change::React { by, seq, emoji } => (by, Method::PUT, format!("{base}/{seq}/reactions/{}", api::percent_encode(emoji)), None),
                     Change::Delete { by, seq } => (by, Method::DELETE, format!("{base}/{seq}"), None),
                 };
                 match api.call(method, &users[by], &path, body.as_ref()).await {

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use crate::api::{self, Api};
-use crate::scenarios::{HANDSHAKE_TIMEOUT, hist, ms, now_us, rate, rec, summary, us_of, wait_up};
+use crate::scenarios::{
+    HANDSHAKE_TIMEOUT, MessageInbox, hist, ms, now_us, rate, rec, summary, us_of, wait_up,
+};
 use crate::sio::{self, Incoming, Packet, Stats};
 use crate::{Cli, FanoutArgs};
 
@@ -65,33 +67,18 @@ pub async fn fanout(cli: &Cli, a: &FanoutArgs) -> Result<Value> {
     let mut it = socks.into_iter();
     let (sender, mut srx) = it.next().expect("member 0");
     let mut receivers = Vec::with_capacity(receivers_n);
-    for (client, mut rx) in it {
-        let (last_at, got, conv) = (last_at.clone(), got.clone(), conv.clone());
-        let mut done = done_rx.clone();
+    for (client, rx) in it {
+        let (last_at, got) = (last_at.clone(), got.clone());
+        let mut inbox = MessageInbox::new(rx, done_rx.clone(), conv.clone());
         receivers.push(tokio::spawn(async move {
             let _keep = client;
             let mut h = hist();
             let (mut n, mut dup, mut ooo, mut last_seq) = (0usize, 0u64, 0u64, 0u64);
             let mut seen = vec![false; m];
-            let mut deadline: Option<tokio::time::Instant> = None;
             while n < m {
-                let ev = tokio::select! {
-                    ev = rx.recv() => ev,
-                    _ = done.changed(), if deadline.is_none() => {
-                        deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
-                        continue;
-                    }
-                    _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => break,
+                let Some((at, msg)) = inbox.next().await else {
+                    break;
                 };
-                let Some(Incoming { at, packet }) = ev else { break };
-                let Packet::Event { name, args, .. } = packet else { continue };
-                if name != "message" {
-                    continue;
-                }
-                let Some(msg) = args.first() else { continue };
-                if msg["conversationId"].as_str() != Some(conv.as_str()) {
-                    continue;
-                }
                 let mut parts = msg["msg"].as_str().unwrap_or("").split(' ');
                 let (Some(t), Some(i)) = (
                     parts.next().and_then(|s| s.parse::<u64>().ok()),

@@ -171,6 +171,56 @@ pub(crate) async fn wait_up(api: &Api) -> Result<()> {
     bail!("server at {} does not answer", api.base)
 }
 
+/// A receiver's `message` events for one conversation. Once the senders are
+/// done (`done` changes) it waits at most 5 s more for stragglers.
+pub(crate) struct MessageInbox {
+    rx: mpsc::UnboundedReceiver<Incoming>,
+    done: tokio::sync::watch::Receiver<bool>,
+    conversation: String,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl MessageInbox {
+    pub fn new(
+        rx: mpsc::UnboundedReceiver<Incoming>,
+        done: tokio::sync::watch::Receiver<bool>,
+        conversation: String,
+    ) -> Self {
+        Self {
+            rx,
+            done,
+            conversation,
+            deadline: None,
+        }
+    }
+
+    /// The next `message` of the conversation and when its frame arrived;
+    /// None when the socket closed or the grace period ended.
+    pub async fn next(&mut self) -> Option<(Instant, Value)> {
+        loop {
+            let ev = tokio::select! {
+                ev = self.rx.recv() => ev,
+                _ = self.done.changed(), if self.deadline.is_none() => {
+                    self.deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                    continue;
+                }
+                _ = async { tokio::time::sleep_until(self.deadline.unwrap()).await }, if self.deadline.is_some() => return None,
+            };
+            let Incoming { at, packet } = ev?;
+            let Packet::Event { name, mut args, .. } = packet else {
+                continue;
+            };
+            if name != "message" || args.is_empty() {
+                continue;
+            }
+            let msg = args.swap_remove(0);
+            if msg["conversationId"].as_str() == Some(self.conversation.as_str()) {
+                return Some((at, msg));
+            }
+        }
+    }
+}
+
 // ---------- throughput ----------
 
 async fn throughput(cli: &Cli, a: &ThroughputArgs) -> Result<Value> {
@@ -216,37 +266,25 @@ async fn throughput(cli: &Cli, a: &ThroughputArgs) -> Result<Value> {
     let mut it = socks.into_iter();
     for conv in convs {
         let (sc, mut srx) = it.next().unwrap();
-        let (rc, mut rrx) = it.next().unwrap();
+        let (rc, rrx) = it.next().unwrap();
         // receiver
-        let mut done = done_rx.clone();
-        let conv_r = conv.clone();
+        let mut inbox = MessageInbox::new(rrx, done_rx.clone(), conv.clone());
         receivers.push(tokio::spawn(async move {
             let _keep = rc;
             let mut h = hist();
             let mut seen = HashSet::with_capacity(m);
             let (mut dup, mut ooo, mut last_seq) = (0u64, 0u64, 0u64);
-            let mut deadline: Option<tokio::time::Instant> = None;
             while seen.len() < m {
-                let ev = tokio::select! {
-                    ev = rrx.recv() => ev,
-                    _ = done.changed(), if deadline.is_none() => {
-                        deadline = Some(tokio::time::Instant::now() + Duration::from_secs(5));
-                        continue;
-                    }
-                    _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => break,
+                let Some((at, msg)) = inbox.next().await else {
+                    break;
                 };
-                let Some(Incoming { at, packet }) = ev else { break };
-                let Packet::Event { name, args, .. } = packet else { continue };
-                if name != "message" {
-                    continue;
-                }
-                let Some(msg) = args.first() else { continue };
-                if msg["conversationId"].as_str() != Some(conv_r.as_str()) {
-                    continue;
-                }
                 let seq = msg["seq"].as_u64().unwrap_or(0);
                 let cid = msg["clientId"].as_str().unwrap_or("").to_owned();
-                if let Some(t) = msg["msg"].as_str().and_then(|s| s.split(' ').next()).and_then(|s| s.parse::<u64>().ok()) {
+                if let Some(t) = msg["msg"]
+                    .as_str()
+                    .and_then(|s| s.split(' ').next())
+                    .and_then(|s| s.parse::<u64>().ok())
+                {
                     let _ = h.record(us_of(at).saturating_sub(t).max(1));
                 }
                 if !seen.insert(cid) {

@@ -26,15 +26,6 @@ fn queries() -> Vec<(&'static str, String)> {
     ]
 }
 
-fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 pub async fn search(cli: &Cli, a: &SearchArgs) -> Result<Value> {
     let api = Api::new(&cli.url, 8)?;
     wait_up(&api).await?;
@@ -68,7 +59,11 @@ pub async fn search(cli: &Cli, a: &SearchArgs) -> Result<Value> {
     let mut results = serde_json::Map::new();
     let mut slowest_3plus = 0.0f64;
     for (label, q) in queries() {
-        let path = format!("/api/search?q={}&limit={}", encode(&q), a.limit);
+        let path = format!(
+            "/api/search?q={}&limit={}",
+            api::percent_encode(&q),
+            a.limit
+        );
         // warm-up, and the check that the answer is a real page
         let (st, v) = api.call(reqwest::Method::GET, me, &path, None).await?;
         if st != 200 {
