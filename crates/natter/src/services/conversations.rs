@@ -2,6 +2,8 @@
 //! use one, read marks and typing (groups: [`super::groups`]). Non-members get the same 404 as for a
 //! conversation that does not exist.
 
+use std::collections::HashMap;
+
 use super::rate_limits::{Action, Typing};
 use super::sessions::AuthUser;
 use super::{blocks, public_user};
@@ -59,14 +61,19 @@ pub async fn list(ctx: &Ctx, user_id: &UserId) -> AppResult<Vec<Conversation>> {
         .filter(|row| row.last_seq > 0)
         .map(|row| (&row.id, row.last_seq))
         .collect();
-    let mut last_messages = ctx.store.messages_at(&keys).await?;
+    let mut last_messages: HashMap<ConversationId, Message> = ctx
+        .store
+        .messages_at(&keys)
+        .await?
+        .into_iter()
+        .map(|m| (m.conversation_id.clone(), m))
+        .collect();
     Ok(rows
         .into_iter()
         .map(|row| {
             let last_message = last_messages
-                .iter()
-                .position(|m| m.conversation_id == row.id && m.seq == row.last_seq)
-                .map(|i| last_messages.swap_remove(i));
+                .remove(&row.id)
+                .filter(|m| m.seq == row.last_seq);
             to_conversation(ctx, row, last_message)
         })
         .collect())
