@@ -1003,7 +1003,9 @@ try {
       assert.ok(nodes < 3000, `DOM has ${nodes} nodes`);
 
       // An incoming message: the renderer's own accounting (CDP Performance metrics) of the
-      // scripting it took, and the longest task seen; reported, with only a generous bound.
+      // scripting it took, and the longest task seen. Nothing of the harness runs in the page
+      // meanwhile (no locator polling): one MutationObserver, armed before the send, notes
+      // when the row is in the DOM, and the metrics are read once it has been quiet.
       const cdp = await context.newCDPSession(page);
       await cdp.send("Performance.enable");
       await page.evaluate(() => {
@@ -1012,19 +1014,32 @@ try {
       });
       const metric = async () => Object.fromEntries((await cdp.send("Performance.getMetrics")).metrics.map((m) => [m.name, m.value]));
       const samples = [];
-      for (let k = 0; k < 3; k++) {
+      for (let k = 0; k < 5; k++) {
+        const text = `a fresh one ${k}`;
+        await page.evaluate((text) => {
+          const list = document.querySelector("[data-testid=message-list]");
+          window.__shown = null;
+          const seen = new MutationObserver(() => {
+            if (!list.textContent.includes(text)) return;
+            window.__shown = performance.now();
+            seen.disconnect();
+          });
+          seen.observe(list, { childList: true, subtree: true, characterData: true });
+        }, text);
         await page.waitForTimeout(300);
         const m0 = await metric();
-        const t2 = Date.now();
-        await post(D.token, `a fresh one ${k}`, `fresh-${run}-${k}`);
-        await msgByText(page, `a fresh one ${k}`).waitFor();
-        const shown = Date.now() - t2;
-        await page.waitForTimeout(150);
+        const sentAt = await page.evaluate(() => performance.now());
+        await post(D.token, text, `fresh-${run}-${k}`);
+        await page.waitForTimeout(400);
         const m1 = await metric();
-        samples.push({ shown, script: (m1.ScriptDuration - m0.ScriptDuration) * 1000, task: (m1.TaskDuration - m0.TaskDuration) * 1000 });
+        const shownAt = await page.evaluate(() => window.__shown);
+        assert.ok(shownAt != null, `"${text}" reached the screen`);
+        samples.push({ shown: Math.round(shownAt - sentAt), script: (m1.ScriptDuration - m0.ScriptDuration) * 1000, task: (m1.TaskDuration - m0.TaskDuration) * 1000 });
       }
+      await msgByText(page, "a fresh one 4").waitFor();
       const longest = await page.evaluate(() => window.__longest);
-      console.log(`    (incoming messages with 10,000 loaded: ${samples.map((s) => `${Math.round(s.script)} ms scripting, ${Math.round(s.task)} ms main-thread work, on screen after ${s.shown} ms`).join("; ")}; longest task ${Math.round(longest)} ms)`);
+      const scripts = samples.map((s) => s.script).sort((a, b) => a - b);
+      console.log(`    (incoming messages with 10,000 loaded: ${samples.map((s) => `${Math.round(s.script)} ms scripting, ${Math.round(s.task)} ms main-thread work, in the DOM ${s.shown} ms after the send`).join("; ")}; median scripting ${scripts[2].toFixed(1)} ms; longest task ${Math.round(longest)} ms)`);
       // Only a generous bound: the CI machine is shared, and the numbers above are what to read.
       assert.ok(longest < 1000, `the page froze for ${longest} ms`);
       assert.ok(await domNodes(page) < 3000);
@@ -1044,7 +1059,7 @@ try {
     try {
       const p = dora.page;
       await signIn(p, "dora");
-      await msgByText(p, "a fresh one 2").waitFor();
+      await msgByText(p, "a fresh one 4").waitFor();
       const shifts = [], finals = [];
       for (let pages = 0; pages < 4; pages++) {
         // Scroll to the top and follow, frame by frame, where the oldest held message is on

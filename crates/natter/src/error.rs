@@ -197,6 +197,7 @@ impl From<Refusal> for AppError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::NotFound(what) => Self::NotFound(what),
+            Refusal::Blocked => Self::Blocked,
             Refusal::NotSender => Self::NotAllowed {
                 code: "not_sender",
                 message: "only the sender may change this message",

@@ -49,6 +49,8 @@ const keyOf = (m: LocalMessage) => `${m.senderId}:${m.clientId}`;
 const SETTLE_MS = 1000;
 const followIfAtBottom = (bottom: boolean) => (bottom ? "auto" as const : false);
 /** Input that means the user is scrolling the list themselves. */
+/** A scroll up by more than this is someone's (Virtuoso's own corrections are smaller). */
+const SCROLLED_UP_PX = 200;
 const USER_SCROLL = ["wheel", "touchstart", "keydown", "pointerdown"] as const;
 const BASE_INDEX = 1_000_000_000;
 
@@ -198,19 +200,27 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
   // estimated heights and can stop a few rows short. Any scrolling by the user ends it.
   const settle = useRef<ReturnType<typeof setTimeout>[]>([]);
   const stopSettling = useCallback(() => { for (const h of settle.current) clearTimeout(h); settle.current = []; }, []);
-  const toBottom = useCallback(() => {
-    stopSettling();
-    setFollow(true);
-    virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
-    settle.current = [60, 200, 500].map((ms) => setTimeout(() => virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" }), ms));
-  }, [stopSettling]);
+  const scroller = useRef<HTMLElement | null>(null);
   // Scrolled up by far more than Virtuoso's own corrections (a script or a scrollbar
   // drag, which raise no input event): not for us to undo.
   const lastTop = useRef(0);
   const stopIfScrolledUp = useCallback((e: Event) => {
     const top = (e.currentTarget as HTMLElement).scrollTop;
-    if (top < lastTop.current - 200) stopSettling();
+    if (top < lastTop.current - SCROLLED_UP_PX) stopSettling();
     lastTop.current = top;
+  }, [stopSettling]);
+  const toBottom = useCallback(() => {
+    stopSettling();
+    setFollow(true);
+    virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
+    // A scroll up can still be waiting for its scroll event when a timer fires:
+    // the position itself tells, or the jump would silently undo it.
+    const again = () => {
+      const el = scroller.current;
+      if (el && el.scrollTop < lastTop.current - SCROLLED_UP_PX) stopSettling();
+      else virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
+    };
+    settle.current = [60, 200, 500].map((ms) => setTimeout(again, ms));
   }, [stopSettling]);
   useEffect(() => {
     if (initialIndex.align === "end") toBottom();
@@ -230,7 +240,6 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
   // Read marks follow what is actually on screen: the last row shown whole (or
   // filling the view), measured in the DOM after each scroll and change. Virtuoso's
   // rendered range runs past the bottom edge, so it would mark unseen rows read.
-  const scroller = useRef<HTMLElement | null>(null);
   const seenState = useRef({ messages, onSeen });
   seenState.current = { messages, onSeen };
   const seenFrame = useRef(0);

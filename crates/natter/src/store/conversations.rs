@@ -312,13 +312,25 @@ impl Store {
     }
 }
 
+/// What follows the `VALUES` of an insert into `read_marks` so that a mark
+/// only ever moves forward.
+macro_rules! raise_read_mark {
+    () => {
+        " ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_seq = \
+         CASE WHEN excluded.last_read_seq > read_marks.last_read_seq \
+         THEN excluded.last_read_seq ELSE read_marks.last_read_seq END"
+    };
+}
+
 /// Shared with the message writer, which moves the sender's mark with each send.
-pub(crate) const UPSERT_READ_MARK: &str = "\
-INSERT INTO read_marks (conversation_id, user_id, last_read_seq) VALUES ($1, $2, $3)
-ON CONFLICT (conversation_id, user_id) DO UPDATE SET last_read_seq =
-  CASE WHEN excluded.last_read_seq > read_marks.last_read_seq
-       THEN excluded.last_read_seq ELSE read_marks.last_read_seq END
-RETURNING last_read_seq";
+pub(crate) const UPSERT_READ_MARK: &str = concat!(
+    "INSERT INTO read_marks (conversation_id, user_id, last_read_seq) VALUES ($1, $2, $3)",
+    raise_read_mark!(),
+    " RETURNING last_read_seq"
+);
+
+/// [`raise_read_mark`] for the writer, which inserts a batch's marks in one statement.
+pub(crate) const RAISE_READ_MARK: &str = raise_read_mark!();
 
 /// Like [`UPSERT_READ_MARK`], but answers no row when the mark would not move.
 const MOVE_READ_MARK: &str = "\

@@ -18,6 +18,7 @@ pub mod attachments;
 pub mod avatars;
 pub mod blobs;
 pub mod blocks;
+mod bulk_send;
 pub mod changes;
 pub mod conversations;
 pub mod groups;
@@ -147,6 +148,9 @@ async fn sqlite_pool(url: &str, size: u32, synchronous: &'static str) -> anyhow:
         .max_connections(size)
         .min_connections(size)
         .acquire_timeout(Duration::from_secs(10))
+        // A ping before each use is one more hand-off to the connection's
+        // thread; a file that is open does not go away like a socket.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 conn.execute(sqlite_pragmas(synchronous).as_str()).await?;

@@ -16,13 +16,15 @@
 //! PostgreSQL runs several, since it commits independent rows in parallel.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::bulk_send;
 use super::changes::{self, Edit};
-use super::conversations::{Members, UPSERT_READ_MARK};
+use super::conversations::{Members, RAISE_READ_MARK};
 use super::groups::{self, GroupChange};
 use super::{Backend, Store, StoreError, StoreResult};
 use crate::contract::Message;
@@ -41,6 +43,8 @@ pub struct SendRequest {
     pub conversation_id: ConversationId,
     pub members: Members,
     pub sender_id: UserId,
+    /// The sender's username (it never changes): the stored message's `user`.
+    pub sender_name: String,
     pub msg: MessageText,
     pub client_id: ClientId,
     pub reply_to: Option<i64>,
@@ -118,6 +122,8 @@ pub enum Refusal {
     InvalidAttachment,
     /// An upload already attached to another message.
     AttachmentUsed,
+    /// A direct chat between a pair where one blocks the other.
+    Blocked,
 }
 
 pub type ChangeResult = StoreResult<Result<Applied, Refusal>>;
@@ -283,22 +289,57 @@ async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error
     // Sending implies having read everything up to one's own message; only the
     // highest seq per (conversation, sender) of the batch needs writing.
     let mut read_marks: HashMap<(&ConversationId, &UserId), i64> = HashMap::new();
-    for job in jobs {
-        let outcome = apply(&mut tx, job, now).await?;
-        if let (Change::Send(req), Ok((Applied::Sent(Sent::New(message)), _))) =
-            (&job.change, &outcome)
-        {
-            read_marks.insert((&req.conversation_id, &req.sender_id), message.seq);
+    let mut rest = jobs;
+    while !rest.is_empty() {
+        // Consecutive plain sends go in together; anything else alone.
+        let run: Vec<(&MessageId, &SendRequest)> = rest
+            .iter()
+            .map_while(|job| match &job.change {
+                Change::Send(req) if bulk_send::is_plain(req) => Some((&job.id, req)),
+                _ => None,
+            })
+            .collect();
+        let (done, outcome) = if run.is_empty() {
+            (1, vec![apply(&mut tx, &rest[0], now).await?])
+        } else {
+            (
+                run.len(),
+                bulk_send::send_all(&mut tx, store.backend, &run, now).await?,
+            )
+        };
+        for (job, outcome) in rest[..done].iter().zip(outcome) {
+            if let (Change::Send(req), Ok((Applied::Sent(Sent::New(message)), _))) =
+                (&job.change, &outcome)
+            {
+                read_marks.insert((&req.conversation_id, &req.sender_id), message.seq);
+            }
+            outcomes.push(outcome);
         }
-        outcomes.push(outcome);
+        rest = &rest[done..];
     }
-    for ((conversation_id, sender_id), seq) in read_marks {
-        sqlx::query(UPSERT_READ_MARK)
-            .bind(conversation_id)
-            .bind(sender_id)
-            .bind(seq)
-            .fetch_one(&mut *tx)
-            .await?;
+    if !read_marks.is_empty() {
+        // One statement for the batch: each statement is a round trip (on
+        // SQLite, a hand-off to the connection's thread and back).
+        let mut sql = String::from(
+            "INSERT INTO read_marks (conversation_id, user_id, last_read_seq) VALUES ",
+        );
+        let mut params = bulk_send::Params::new(store.backend);
+        for i in 0..read_marks.len() {
+            let _ = write!(
+                sql,
+                "{}({}, {}, {})",
+                if i == 0 { "" } else { ", " },
+                params.next(),
+                params.next(),
+                params.next()
+            );
+        }
+        sql.push_str(RAISE_READ_MARK);
+        let mut upsert = sqlx::query(&sql).persistent(false);
+        for ((conversation_id, sender_id), seq) in read_marks {
+            upsert = upsert.bind(conversation_id).bind(sender_id).bind(seq);
+        }
+        upsert.execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -330,6 +371,7 @@ mod tests {
                 conversation_id: ConversationId::lobby(),
                 members: Members::Everyone,
                 sender_id: sender.clone(),
+                sender_name: "ann".into(),
                 msg: MessageText::parse("hi".into()).unwrap(),
                 client_id: ClientId::parse("c1".into()).unwrap(),
                 reply_to: None,

@@ -504,12 +504,131 @@ async fn lobby_chat_endpoint(app: TestApp) {
     assert_eq!(lobby["conversation"]["unreadCount"], 1);
 }
 
+/// Sends that reach the writer together (one commit) are answered as if each
+/// came alone: a clientId sent twice at once is stored once and both answers
+/// carry that message; a blocked pair's sends are refused among the others;
+/// every conversation's seqs stay gapless.
+async fn concurrent_sends_with_repeats_and_blocks(app: TestApp) {
+    let alice = app.register("alice").await;
+    let bob = app.register("bob").await;
+    let carol = app.register("carol").await;
+    let with_bob = app.direct(&alice, &bob).await;
+    let with_carol = app.direct(&alice, &carol).await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/me/blocks/{}", alice.id),
+            Some(&carol.token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let client = reqwest::Client::new();
+    let send = |conversation: String, token: String, msg: String, client_id: String| {
+        let (client, base) = (client.clone(), app.base.clone());
+        tokio::spawn(async move {
+            let response = client
+                .post(format!("{base}/api/conversations/{conversation}/messages"))
+                .bearer_auth(token)
+                .json(&json!({"msg": msg, "clientId": client_id}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        })
+    };
+    let mut sends = Vec::new();
+    for i in 0..40 {
+        // Every clientId twice, at once: 20 messages to bob.
+        let client_id = format!("twice-{}", i / 2);
+        sends.push((
+            "bob",
+            i / 2,
+            send(
+                with_bob.clone(),
+                alice.token.clone(),
+                format!("m{}", i / 2),
+                client_id,
+            ),
+        ));
+        if i % 4 == 0 {
+            sends.push((
+                "carol",
+                i,
+                send(
+                    with_carol.clone(),
+                    alice.token.clone(),
+                    format!("c{i}"),
+                    format!("c{i}"),
+                ),
+            ));
+        }
+    }
+    let mut stored: std::collections::HashMap<usize, Vec<Value>> = Default::default();
+    for (to, n, send) in sends {
+        let (status, body) = send.await.unwrap();
+        match to {
+            "carol" => {
+                assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+                assert_eq!(error_code(&body), "blocked");
+            }
+            _ => {
+                assert!(
+                    status == StatusCode::CREATED || status == StatusCode::OK,
+                    "{status} {body}"
+                );
+                stored.entry(n).or_default().push(body["message"].clone());
+            }
+        }
+    }
+    for (n, answers) in &stored {
+        assert_eq!(answers.len(), 2);
+        assert_eq!(
+            answers[0], answers[1],
+            "both sends of twice-{n} answer one message"
+        );
+        assert_eq!(answers[0]["msg"], format!("m{n}"));
+    }
+    let (_, history) = app
+        .get(
+            &format!("/api/conversations/{with_bob}/messages"),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(
+        seqs(&history),
+        (1..=20).collect::<Vec<_>>(),
+        "once each, gapless"
+    );
+    let mut revs: Vec<i64> = history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["rev"].as_i64().unwrap())
+        .collect();
+    revs.sort_unstable();
+    assert_eq!(revs, (1..=20).collect::<Vec<_>>());
+    let (_, history) = app
+        .get(
+            &format!("/api/conversations/{with_carol}/messages"),
+            &alice.token,
+        )
+        .await;
+    assert_eq!(
+        seqs(&history),
+        Vec::<i64>::new(),
+        "nothing to the blocked pair"
+    );
+}
+
 on_both_backends!(
     directory_search_and_paging,
     direct_conversation_is_one_per_pair,
     outsiders_get_404_everywhere,
     seq_is_gapless_and_pages_are_keyset,
     retried_send_is_idempotent,
+    concurrent_sends_with_repeats_and_blocks,
     message_limits,
     read_marks_never_move_backwards,
     list_orders_by_recent_activity,
