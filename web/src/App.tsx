@@ -59,6 +59,7 @@ export function Root() {
 // emits every 2 s one in two arrives: shown long enough to bridge the gap.
 const TYPING_SHOW_MS = 5000;
 const TYPING_EMIT_MS = 2000;
+const TITLE_DELAY_MS = 300;
 
 type Route =
   | { kind: "home" } | { kind: "people" } | { kind: "profile" }
@@ -150,7 +151,16 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   useEffect(() => { void resync.sync(); }, [resync]);
 
   const unread = unreadTotal(state.conversations);
-  useEffect(() => { document.title = unread > 0 ? `(${unread}) natter` : "natter"; }, [unread]);
+  // Set a moment later: a message arriving in the open chat counts as unread
+  // until it is seen a frame or two after, and setting the title costs the
+  // browser more than the rest of showing the message.
+  useEffect(() => {
+    const h = setTimeout(() => {
+      const title = unread > 0 ? `(${unread}) natter` : "natter";
+      if (document.title !== title) document.title = title;
+    }, TITLE_DELAY_MS);
+    return () => clearTimeout(h);
+  }, [unread]);
 
   // Typing indicators fade after ~3 s.
   const hasTyping = Object.values(state.typing).some((m) => Object.keys(m).length > 0);

@@ -19,8 +19,18 @@ export function colorFor(id: string): string {
 
 const locale = (lang: Lang) => (lang === "ko" ? "ko-KR" : "en-US");
 
+// Making a formatter costs far more than formatting (every row on screen
+// formats its time on each render): one per language and style.
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatter(lang: Lang, style: "time" | "day" | "date", options: Intl.DateTimeFormatOptions): Intl.DateTimeFormat {
+  const key = `${lang} ${style}`;
+  let f = formatters.get(key);
+  if (!f) formatters.set(key, (f = new Intl.DateTimeFormat(locale(lang), options)));
+  return f;
+}
+
 export function timeOf(ms: number, lang: Lang): string {
-  return new Intl.DateTimeFormat(locale(lang), { hour: "numeric", minute: "2-digit" }).format(ms);
+  return formatter(lang, "time", { hour: "numeric", minute: "2-digit" }).format(ms);
 }
 
 export function dayKey(ms: number): string {
@@ -31,12 +41,12 @@ export function dayKey(ms: number): string {
 export function dayLabel(ms: number, lang: Lang, t: T, now = Date.now()): string {
   if (dayKey(ms) === dayKey(now)) return t.today;
   if (dayKey(ms) === dayKey(now - 86_400_000)) return t.yesterday;
-  return new Intl.DateTimeFormat(locale(lang), { year: "numeric", month: "long", day: "numeric", weekday: "long" }).format(ms);
+  return formatter(lang, "day", { year: "numeric", month: "long", day: "numeric", weekday: "long" }).format(ms);
 }
 
 export function listTime(ms: number, lang: Lang, now = Date.now()): string {
   if (dayKey(ms) === dayKey(now)) return timeOf(ms, lang);
-  return new Intl.DateTimeFormat(locale(lang), { month: "short", day: "numeric" }).format(ms);
+  return formatter(lang, "date", { month: "short", day: "numeric" }).format(ms);
 }
 
 export function presenceText(u: User, lang: Lang, t: T): string {
