@@ -331,6 +331,12 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
   const activeLog = chatId ? state.logs[chatId] : undefined;
   const mobileMain = route.kind === "chat" || route.kind === "profile" || route.kind === "user";
   const onSeenActive = useCallback((seq: number) => { if (chatId) markSeen(chatId, seq); }, [chatId, markSeen]);
+  // Stable while the chat stays open: every row of the message list holds the
+  // send (its retry), and a new function each render would redraw them all.
+  const sendInActive = useCallback((msg: string, clientId?: string, createdAt?: number, replyTo?: number) => {
+    if (chatId) send(chatId, msg, clientId, createdAt, replyTo);
+  }, [chatId, send]);
+  const loadOlderInActive = useCallback(async () => { if (chatId) await loadOlder(chatId); }, [chatId, loadOlder]);
 
   let mainView: React.ReactNode;
   if (route.kind === "profile") {
@@ -348,9 +354,9 @@ function ChatApp({ me, onSignedOut }: { me: User; onSignedOut: () => void }) {
         users={state.users}
         typing={state.typing[active.id] ?? {}}
         connected={connected}
-        onSend={(msg, clientId, createdAt, replyTo) => send(active.id, msg, clientId, createdAt, replyTo)}
+        onSend={sendInActive}
         onTyping={() => typing(active.id)}
-        onLoadOlder={() => loadOlder(active.id)}
+        onLoadOlder={loadOlderInActive}
         onBack={goBack}
         onClose={closeChat}
         focusSeq={focusSeq}

@@ -148,7 +148,7 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
   const firstItemIndex = first.current.index;
 
   const dividerSeq = useMemo(() => firstUnreadSeq(messages, me.id, readAtOpen), [messages, me.id, readAtOpen]);
-  const readSeq = !lobby ? lastReadByPeer(messages, me.id, c.peerLastReadSeq) : null;
+  const readSeq = useMemo(() => (!lobby ? lastReadByPeer(messages, me.id, c.peerLastReadSeq) : null), [lobby, messages, me.id, c.peerLastReadSeq]);
   const [initialIndex] = useState(() => {
     const f = focusSeq != null ? messages.findIndex((m) => m.seq === focusSeq) : -1;
     if (f >= 0) return { index: f, align: "center" as const };

@@ -134,6 +134,13 @@ export function lastStoredSeq(list: LocalMessage[]): number {
  * held, so a message that was missed between two others is fetched too.
  */
 export function contiguousSeq(list: LocalMessage[]): number {
+  // Stored messages come first, in seq order, each seq once; unsent ones
+  // follow. When the stored ones span exactly as many seqs as there are of
+  // them, there is no hole: the common case, without walking a long history.
+  let end = list.length - 1;
+  while (end >= 0 && list[end].seq == null) end--;
+  if (end < 0) return 0;
+  if ((list[end].seq as number) - (list[0].seq as number) === end) return list[end].seq as number;
   let last: number | null = null;
   for (const m of list) {
     if (m.seq == null) continue;
