@@ -193,18 +193,23 @@ async fn used_client_ids<'a>(
     backend: Backend,
     jobs: &[(&MessageId, &'a SendRequest)],
 ) -> Result<HashMap<(&'a UserId, &'a str), (ConversationId, i64)>, sqlx::Error> {
+    // The pairs as a `VALUES` list joined to the unique index: one lookup per
+    // pair, and far less for the planner than an `OR` of as many conditions.
+    // (SQLite scans the whole index for `(sender_id, client_id) IN (VALUES …)`.)
+    // Both databases name a `VALUES` list's columns column1, column2.
     let mut sql =
-        String::from("SELECT sender_id, client_id, conversation_id, seq FROM messages WHERE ");
+        String::from("SELECT m.sender_id, m.client_id, m.conversation_id, m.seq FROM (VALUES ");
     let mut params = Params::new(backend);
     for i in 0..jobs.len() {
         let _ = write!(
             sql,
-            "{}(sender_id = {} AND client_id = {})",
-            if i == 0 { "" } else { " OR " },
+            "{}({}, {})",
+            if i == 0 { "" } else { ", " },
             params.next(),
             params.next()
         );
     }
+    sql.push_str(") AS v JOIN messages m ON m.sender_id = v.column1 AND m.client_id = v.column2");
     let mut query =
         sqlx::query_as::<_, (UserId, String, ConversationId, i64)>(&sql).persistent(false);
     for (_, req) in jobs {
