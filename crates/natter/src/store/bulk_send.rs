@@ -2,10 +2,10 @@
 //! text only (no reply, no attachments) to a direct conversation or the lobby
 //! is stored with four statements, however long the run: the clientIds already
 //! used, the blocks between the pairs, the counters of every conversation of
-//! the run, and one multi-row insert. Sent one by one they took two statements
-//! each, and each statement is a round trip: on SQLite a hand-off to the
-//! connection's thread and back, which on a busy core costs more than the
-//! statement itself.
+//! the run, and one multi-row insert. One by one a send takes three (take the
+//! numbers, insert, read back), and each statement is a round trip: on SQLite
+//! a hand-off to the connection's thread and back, which on a busy core costs
+//! more than the statement itself.
 //!
 //! The outcome is exactly that of [`super::changes::send`] applied to each job
 //! in order: the same seqs and revs (a conversation's counters move by its
