@@ -48,9 +48,9 @@ const keyOf = (m: LocalMessage) => `${m.senderId}:${m.clientId}`;
 /** How long a chat opened away from its end takes to settle where it opened. */
 const SETTLE_MS = 1000;
 const followIfAtBottom = (bottom: boolean) => (bottom ? "auto" as const : false);
-/** Input that means the user is scrolling the list themselves. */
 /** A scroll up by more than this is someone's (Virtuoso's own corrections are smaller). */
 const SCROLLED_UP_PX = 200;
+/** Input that means the user is scrolling the list themselves. */
 const USER_SCROLL = ["wheel", "touchstart", "keydown", "pointerdown"] as const;
 const BASE_INDEX = 1_000_000_000;
 
