@@ -47,15 +47,7 @@ impl Store {
 
     /// Whether either of the two blocks the other.
     pub async fn blocked_between(&self, a: &UserId, b: &UserId) -> StoreResult<bool> {
-        let found: Option<UserId> = sqlx::query_scalar(
-            "SELECT blocker_id FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2) \
-             OR (blocker_id = $2 AND blocked_id = $1) LIMIT 1",
-        )
-        .bind(a)
-        .bind(b)
-        .fetch_optional(self.reader())
-        .await?;
-        Ok(found.is_some())
+        Ok(pair_blocked(self.reader(), a, b).await?)
     }
 
     /// The users who block `blocked`: they get none of its typing.
@@ -67,4 +59,21 @@ impl Store {
                 .await?,
         )
     }
+}
+
+/// Whether either of the two blocks the other, on a pool or inside a
+/// transaction (the writer checks a send to a direct chat under the counter's lock).
+pub(crate) async fn pair_blocked<'e, E>(executor: E, a: &UserId, b: &UserId) -> sqlx::Result<bool>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let found: Option<UserId> = sqlx::query_scalar(
+        "SELECT blocker_id FROM blocks WHERE (blocker_id = $1 AND blocked_id = $2) \
+         OR (blocker_id = $2 AND blocked_id = $1) LIMIT 1",
+    )
+    .bind(a)
+    .bind(b)
+    .fetch_optional(executor)
+    .await?;
+    Ok(found.is_some())
 }

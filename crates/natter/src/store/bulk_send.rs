@@ -22,7 +22,7 @@ use sqlx::AnyConnection;
 use super::Backend;
 use super::conversations::Members;
 use super::messages::message_at;
-use super::writer::{Applied, Refusal, SendRequest, Sent};
+use super::writer::{Applied, Outcome, Refusal, SendRequest, Sent};
 use crate::contract::{Message, MessageType};
 use crate::domain::{ConversationId, MessageId, UserId};
 
@@ -48,6 +48,23 @@ impl Params {
             Backend::Postgres => Some(self.bound),
         })
     }
+
+    /// Appends `rows` tuples of `width` placeholders each, for a `VALUES`
+    /// list: `(?, ?), (?, ?)`.
+    pub(crate) fn push_tuples(&mut self, sql: &mut String, rows: usize, width: usize) {
+        for row in 0..rows {
+            sql.push_str(if row == 0 { "(" } else { ", (" });
+            for column in 0..width {
+                let _ = write!(
+                    sql,
+                    "{}{}",
+                    if column == 0 { "" } else { ", " },
+                    self.next()
+                );
+            }
+            sql.push(')');
+        }
+    }
 }
 
 /// `?` or `$n`.
@@ -62,9 +79,6 @@ impl std::fmt::Display for Placeholder {
     }
 }
 
-/// What one send came to, as [`super::changes::send`] answers it.
-pub(crate) type SendOutcome = Result<(Applied, Members), Refusal>;
-
 /// Whether the send can go in a run.
 pub(crate) fn is_plain(req: &SendRequest) -> bool {
     req.reply_to.is_none()
@@ -78,7 +92,7 @@ pub(crate) async fn send_all(
     backend: Backend,
     jobs: &[(&MessageId, &SendRequest)],
     now: i64,
-) -> Result<Vec<SendOutcome>, sqlx::Error> {
+) -> Result<Vec<Outcome>, sqlx::Error> {
     let used = used_client_ids(conn, backend, jobs).await?;
     let blocked = blocked_pairs(conn, backend, jobs).await?;
 
@@ -136,7 +150,7 @@ pub(crate) async fn send_all(
     }
     insert_all(conn, backend, &rows, now).await?;
 
-    let mut outcomes: Vec<SendOutcome> = Vec::with_capacity(jobs.len());
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(jobs.len());
     for (i, ((id, req), plan)) in jobs.iter().zip(plans).enumerate() {
         let outcome = match plan {
             Plan::New => {
@@ -199,16 +213,7 @@ async fn used_client_ids<'a>(
     // Both databases name a `VALUES` list's columns column1, column2.
     let mut sql =
         String::from("SELECT m.sender_id, m.client_id, m.conversation_id, m.seq FROM (VALUES ");
-    let mut params = Params::new(backend);
-    for i in 0..jobs.len() {
-        let _ = write!(
-            sql,
-            "{}({}, {})",
-            if i == 0 { "" } else { ", " },
-            params.next(),
-            params.next()
-        );
-    }
+    Params::new(backend).push_tuples(&mut sql, jobs.len(), 2);
     sql.push_str(") AS v JOIN messages m ON m.sender_id = v.column1 AND m.client_id = v.column2");
     let mut query =
         sqlx::query_as::<_, (UserId, String, ConversationId, i64)>(&sql).persistent(false);

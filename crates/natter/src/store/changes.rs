@@ -10,6 +10,7 @@
 use sqlx::AnyConnection;
 
 use super::attachments;
+use super::blocks::pair_blocked;
 use super::conversations::Members;
 use super::messages::{message_at, replies_to};
 use super::writer::{Applied, Refusal, SendRequest, Sent};
@@ -38,36 +39,6 @@ pub(crate) async fn bump(
     .bind(seq_step)
     .bind(rev_step)
     .bind(now)
-    .fetch_optional(&mut *conn)
-    .await
-}
-
-/// [`bump`] for a new message, in the same one statement: a direct chat whose
-/// pair blocks each other (in either direction) moves nothing and answers
-/// `None`. Checked here, under the counter's lock, a block committed before
-/// the send cannot be missed, and the send needs no read of its own.
-async fn bump_for_send(
-    conn: &mut AnyConnection,
-    req: &SendRequest,
-    now: i64,
-) -> Result<Option<(i64, i64)>, sqlx::Error> {
-    let Members::Pair(a, b) = &req.members else {
-        return Ok(Some(
-            bump(conn, &req.conversation_id, 1, 1, now)
-                .await?
-                .ok_or(sqlx::Error::RowNotFound)?,
-        ));
-    };
-    sqlx::query_as(
-        "UPDATE conversations SET last_seq = last_seq + 1, last_rev = last_rev + 1, \
-         last_activity_at = $2 WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM blocks \
-         WHERE (blocker_id = $3 AND blocked_id = $4) OR (blocker_id = $4 AND blocked_id = $3)) \
-         RETURNING last_seq, last_rev",
-    )
-    .bind(&req.conversation_id)
-    .bind(now)
-    .bind(a)
-    .bind(b)
     .fetch_optional(&mut *conn)
     .await
 }
@@ -141,7 +112,9 @@ const EXISTING_SQL: &str =
 
 /// A send that is not plain enough for [`super::bulk_send`] (a reply, files,
 /// a group), in three statements on the common path: take the next seq and
-/// rev, insert, read the stored message back (with its reply's quote). A retried clientId
+/// rev, insert, read the stored message back (with its reply's quote); a
+/// direct chat's also checks, under the counter's lock, that neither of the
+/// pair blocks the other. A retried clientId
 /// hits the unique index instead; then the numbers are given back and the
 /// stored message returned. In a group, a sender removed since the service let
 /// the send queue is refused here, under the counter's lock.
@@ -151,9 +124,15 @@ pub(crate) async fn send(
     req: &SendRequest,
     now: i64,
 ) -> Result<Result<(Applied, Members), Refusal>, sqlx::Error> {
-    let Some((seq, rev)) = bump_for_send(conn, req, now).await? else {
+    let (seq, rev) = bump(conn, &req.conversation_id, 1, 1, now)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    if let Members::Pair(a, b) = &req.members
+        && pair_blocked(&mut *conn, a, b).await?
+    {
+        bump(conn, &req.conversation_id, -1, -1, now).await?;
         return Ok(Err(Refusal::Blocked));
-    };
+    }
     let members = current_members(conn, &req.conversation_id, &req.members).await?;
     if !members.includes(&req.sender_id) {
         bump(conn, &req.conversation_id, -1, -1, now).await?;

@@ -16,7 +16,6 @@
 //! PostgreSQL runs several, since it commits independent rows in parallel.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use sqlx::AnyConnection;
@@ -201,7 +200,7 @@ fn writer_stopped() -> StoreError {
 }
 
 /// One job's result inside the transaction, with the members to announce to.
-type Outcome = Result<(Applied, Members), Refusal>;
+pub(crate) type Outcome = Result<(Applied, Members), Refusal>;
 
 async fn run_lane(
     store: Store,
@@ -323,17 +322,7 @@ async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error
         let mut sql = String::from(
             "INSERT INTO read_marks (conversation_id, user_id, last_read_seq) VALUES ",
         );
-        let mut params = bulk_send::Params::new(store.backend);
-        for i in 0..read_marks.len() {
-            let _ = write!(
-                sql,
-                "{}({}, {}, {})",
-                if i == 0 { "" } else { ", " },
-                params.next(),
-                params.next(),
-                params.next()
-            );
-        }
+        bulk_send::Params::new(store.backend).push_tuples(&mut sql, read_marks.len(), 3);
         sql.push_str(RAISE_READ_MARK);
         let mut upsert = sqlx::query(&sql).persistent(false);
         for ((conversation_id, sender_id), seq) in read_marks {

@@ -139,6 +139,16 @@ async fn an_existing_chat_opens_but_takes_no_sends(app: TestApp) {
         )
         .await;
     assert_eq!(ack["error"]["code"], "blocked", "{ack}");
+    // A reply is stored one by one, not in bulk: refused all the same.
+    let (status, body) = app
+        .post(
+            &path,
+            &bob.token,
+            json!({ "msg": "a reply", "clientId": "b5", "replyTo": 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "blocked");
 
     let (status, history) = app.get(&path, &ann.token).await;
     assert_eq!(status, StatusCode::OK, "the history stays readable");
