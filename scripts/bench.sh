@@ -15,8 +15,8 @@
 #   TARGETS [natter-sqlite natter-pg peer]   SCENARIOS [throughput latency idle history login
 #     fanout-lobby fanout-group catchup search upload]
 #   PAIRS [50] MSGS [1000] WINDOW [16] SIZE [64]            throughput (saturated)
-#   LAT_PAIRS [10] LAT_MSGS [300]                           latency: throughput with window 1 (light load)
-#   IDLE_CONNS [10000] IDLE_USERS [500: 20 sockets per user, natter's NATTER_MAX_SOCKETS_PER_USER] IDLE_HOLD [10] IDLE_CONNECT_Q [64]  idle
+#   LAT_PAIRS [20] LAT_MSGS [300]                           latency: throughput with window 1, both users of each pair sending (light load)
+#   IDLE_CONNS [10000] IDLE_USERS [100: 100 sockets per user; natter's per-user socket cap is lifted] IDLE_HOLD [10] IDLE_CONNECT_Q [64]  idle
 #   HISTORY_K [100000] HISTORY_D [20] HISTORY_Q [16] HISTORY_FILL_Q [32]  history
 #   LOGIN_D [15] LOGIN_Q [8]                                 login
 #   FAN_MEMBERS [256] FAN_MSGS [300] FAN_WINDOW [4]          fanout-group (natter), fanout-lobby (all)
@@ -57,7 +57,7 @@ if [[ $QUICK == 1 ]]; then
   d_pairs=4 d_msgs=100 d_lpairs=2 d_lmsgs=50 d_conns=200 d_users=10 d_hold=1 d_hk=300 d_hd=2 d_ld=2 d_lq=4
   d_fan=16 d_fmsgs=20 d_cn=200 d_sk=20000 d_sc=20 d_sr=10 d_up=2 d_umib=2 d_ur=1
 else
-  d_pairs=50 d_msgs=1000 d_lpairs=10 d_lmsgs=300 d_conns=10000 d_users=100 d_hold=10 d_hk=100000 d_hd=20 d_ld=15 d_lq=8
+  d_pairs=50 d_msgs=1000 d_lpairs=20 d_lmsgs=300 d_conns=10000 d_users=100 d_hold=10 d_hk=100000 d_hd=20 d_ld=15 d_lq=8
   d_fan=256 d_fmsgs=300 d_cn=10000 d_sk=1000000 d_sc=1000 d_sr=200 d_up=10 d_umib=25 d_ur=3
 fi
 TARGETS=${TARGETS:-"natter-sqlite natter-pg peer"}
@@ -192,7 +192,7 @@ run_scenario() {
   local target=$1 scenario=$2
   case $scenario in
     throughput) bench "$target" throughput -n "$PAIRS" -m "$MSGS" -w "$WINDOW" --size "$SIZE" ;;
-    latency) bench "$target" latency -n "$LAT_PAIRS" -m "$LAT_MSGS" -w 1 --size "$SIZE" ;;
+    latency) bench "$target" latency -n "$LAT_PAIRS" -m "$LAT_MSGS" -w 1 --both-sides --size "$SIZE" ;;
     idle) bench "$target" idle -c "$IDLE_CONNS" -u "$IDLE_USERS" --hold "$IDLE_HOLD" --connect-concurrency "$IDLE_CONNECT_Q" --server-pid "$SERVER_PID" ;;
     history)
       local state=()

@@ -152,7 +152,7 @@ pub struct FillArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ThroughputArgs {
-    /// pairs of users (one sender, one receiver each)
+    /// pairs of users (one sender and one receiver each, or two of both with --both-sides)
     #[arg(long, short = 'n', default_value_t = 50)]
     pub pairs: usize,
     /// messages per sender
@@ -167,6 +167,9 @@ pub struct ThroughputArgs {
     /// give up on a missing ack/delivery after this many seconds
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    /// both users of each pair send to each other (2 x pairs senders)
+    #[arg(long)]
+    pub both_sides: bool,
 }
 
 #[derive(Args, Debug, Clone)]

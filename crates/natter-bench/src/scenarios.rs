@@ -253,122 +253,71 @@ async fn throughput(cli: &Cli, a: &ThroughputArgs) -> Result<Value> {
         socks.push((c, rx));
     }
     eprintln!(
-        "throughput: {} sockets connected; {n} senders x {m} messages, window {w}",
-        socks.len()
+        "throughput: {} sockets connected; {} senders x {m} messages, window {w}",
+        socks.len(),
+        if a.both_sides { 2 * n } else { n }
     );
 
+    let sides = if a.both_sides { 2 } else { 1 };
     let (done_tx, done_rx) = tokio::sync::watch::channel(false);
-    let timeout = Duration::from_secs(a.timeout);
-    let pad = "x".repeat(a.size.saturating_sub(32));
-    let mut senders = Vec::new();
-    let mut receivers = Vec::new();
-    let start = Instant::now();
+    let shared = Arc::new(RunShared {
+        senders_left: AtomicU64::new((n * sides) as u64),
+        done: done_tx,
+        start: Instant::now(),
+    });
+    let plan = SendPlan {
+        messages: m,
+        window: w,
+        pad: "x".repeat(a.size.saturating_sub(32)),
+        timeout: Duration::from_secs(a.timeout),
+    };
+    let mut tasks = Vec::with_capacity(2 * n);
     let mut it = socks.into_iter();
     for conv in convs {
-        let (sc, mut srx) = it.next().unwrap();
-        let (rc, rrx) = it.next().unwrap();
-        // receiver
-        let mut inbox = MessageInbox::new(rrx, done_rx.clone(), conv.clone());
-        receivers.push(tokio::spawn(async move {
-            let _keep = rc;
-            let mut h = hist();
-            let mut seen = HashSet::with_capacity(m);
-            let (mut dup, mut ooo, mut last_seq) = (0u64, 0u64, 0u64);
-            while seen.len() < m {
-                let Some((at, msg)) = inbox.next().await else {
-                    break;
-                };
-                let seq = msg["seq"].as_u64().unwrap_or(0);
-                let cid = msg["clientId"].as_str().unwrap_or("").to_owned();
-                if let Some(t) = msg["msg"]
-                    .as_str()
-                    .and_then(|s| s.split(' ').next())
-                    .and_then(|s| s.parse::<u64>().ok())
-                {
-                    let _ = h.record(us_of(at).saturating_sub(t).max(1));
-                }
-                if !seen.insert(cid) {
-                    dup += 1;
-                    continue;
-                }
-                if seq <= last_seq {
-                    ooo += 1;
-                }
-                last_seq = last_seq.max(seq);
-            }
-            (h, seen.len() as u64, dup, ooo)
-        }));
-        // sender
-        let pad = pad.clone();
-        senders.push(tokio::spawn(async move {
-            let mut h = hist();
-            let mut inflight: HashMap<u64, Instant> = HashMap::with_capacity(w);
-            let (mut next, mut acked, mut errors) = (0u64, 0u64, 0u64);
-            let mut last_error = String::new();
-            let mut last_progress = Instant::now();
-            while (acked + errors) < m as u64 {
-                while next < m as u64 && inflight.len() < w {
-                    let body = format!("{} {next} {pad}", now_us());
-                    let p = json!({"conversationId": conv, "msg": body, "clientId": format!("b{next}")});
-                    inflight.insert(next, Instant::now());
-                    if sc.emit("message:send", &p, Some(next)).is_err() {
-                        return (h, acked, errors + (m as u64 - acked - errors), "socket closed".to_string());
-                    }
-                    next += 1;
-                }
-                // no ack for `timeout` (other events do not count as progress): give up
-                let left = timeout.saturating_sub(last_progress.elapsed());
-                let ev = match tokio::time::timeout(left, srx.recv()).await {
-                    Ok(Some(ev)) => ev,
-                    Ok(None) => break,
-                    Err(_) => {
-                        last_error = format!("no ack within {timeout:?}");
-                        errors += inflight.len() as u64 + (m as u64 - next);
-                        break;
-                    }
-                };
-                if let Packet::Ack { id, args } = ev.packet
-                    && let Some(t0) = inflight.remove(&id)
-                {
-                    last_progress = Instant::now();
-                    {
-                        if args.first().and_then(|v| v.get("ok")).and_then(Value::as_bool) == Some(true) {
-                            rec(&mut h, ev.at - t0);
-                            acked += 1;
-                        } else {
-                            errors += 1;
-                            last_error = args.first().map(|v| v.to_string()).unwrap_or_default();
-                        }
-                    }
-                }
-            }
-            (h, acked, errors, last_error)
-        }));
-    }
-    let mut ack_h = hist();
-    let (mut acked, mut send_errors) = (0u64, 0u64);
-    let mut last_error = String::new();
-    for s in senders {
-        let (h, ac, er, le) = s.await?;
-        ack_h.add(&h)?;
-        acked += ac;
-        send_errors += er;
-        if !le.is_empty() {
-            last_error = le;
+        for side in 0..2 {
+            let (client, rx) = it.next().unwrap();
+            let task = PairSide {
+                client,
+                rx,
+                done: done_rx.clone(),
+                conversation: conv.clone(),
+                prefix: SIDE_PREFIX[side],
+                partner_prefix: SIDE_PREFIX[1 - side],
+                sends: side == 0 || a.both_sides,
+                receives: side == 1 || a.both_sides,
+            };
+            tasks.push(tokio::spawn(task.run(plan.clone(), shared.clone())));
         }
     }
-    let elapsed = start.elapsed();
-    let _ = done_tx.send(true);
+    let mut ack_h = hist();
     let mut del_h = hist();
-    let (mut received, mut dup, mut ooo) = (0u64, 0u64, 0u64);
-    for r in receivers {
-        let (h, rcv, d, o) = r.await?;
-        del_h.add(&h)?;
-        received += rcv;
-        dup += d;
-        ooo += o;
+    let mut totals = SideResult::new();
+    let mut last_error = String::new();
+    let mut last_ack = Duration::ZERO;
+    for task in tasks {
+        let r = task.await?;
+        ack_h.add(&r.ack)?;
+        del_h.add(&r.delivery)?;
+        totals.acked += r.acked;
+        totals.errors += r.errors;
+        totals.received += r.received;
+        totals.duplicated += r.duplicated;
+        totals.out_of_order += r.out_of_order;
+        last_ack = last_ack.max(r.last_ack);
+        if !r.last_error.is_empty() {
+            last_error = r.last_error;
+        }
     }
-    let expected = (n * m) as u64;
+    let SideResult {
+        acked,
+        errors: send_errors,
+        received,
+        duplicated: dup,
+        out_of_order: ooo,
+        ..
+    } = totals;
+    let elapsed = last_ack;
+    let expected = (n * sides * m) as u64;
     let lost = expected.saturating_sub(received);
     let msgs_per_s = rate(acked, elapsed);
     eprintln!(
@@ -386,7 +335,7 @@ async fn throughput(cli: &Cli, a: &ThroughputArgs) -> Result<Value> {
     }
     Ok(json!({
         "scenario": "throughput",
-        "params": {"pairs": n, "messagesPerSender": m, "window": w, "size": a.size},
+        "params": {"pairs": n, "senders": n * sides, "bothSides": a.both_sides, "messagesPerSender": m, "window": w, "size": a.size},
         "registerSeconds": reg_s.as_secs_f64(),
         "expected": expected,
         "acked": acked,
@@ -404,6 +353,195 @@ async fn throughput(cli: &Cli, a: &ThroughputArgs) -> Result<Value> {
         "badFrames": stats.bad_frames.load(Ordering::Relaxed),
         "ok": lost == 0 && dup == 0 && ooo == 0 && send_errors == 0,
     }))
+}
+
+/// The clientId prefix of each side of a pair: a receiver counts only its
+/// partner's messages (a sender's own message also comes back to its socket).
+const SIDE_PREFIX: [&str; 2] = ["a", "b"];
+
+/// What every sender of one throughput run shares: when the last sender
+/// finishes, the receivers get their grace period.
+struct RunShared {
+    senders_left: AtomicU64,
+    done: tokio::sync::watch::Sender<bool>,
+    start: Instant,
+}
+
+#[derive(Clone)]
+struct SendPlan {
+    messages: usize,
+    window: usize,
+    pad: String,
+    timeout: Duration,
+}
+
+/// One user of a pair, on its own socket: sends (at most `window`
+/// unacknowledged) and/or receives its partner's messages.
+struct PairSide {
+    client: sio::Client,
+    rx: mpsc::UnboundedReceiver<Incoming>,
+    done: tokio::sync::watch::Receiver<bool>,
+    conversation: String,
+    prefix: &'static str,
+    partner_prefix: &'static str,
+    sends: bool,
+    receives: bool,
+}
+
+struct SideResult {
+    ack: Histogram<u64>,
+    delivery: Histogram<u64>,
+    acked: u64,
+    errors: u64,
+    received: u64,
+    duplicated: u64,
+    out_of_order: u64,
+    /// When this side's last ack came, from the run's start.
+    last_ack: Duration,
+    last_error: String,
+}
+
+impl SideResult {
+    fn new() -> Self {
+        Self {
+            ack: hist(),
+            delivery: hist(),
+            acked: 0,
+            errors: 0,
+            received: 0,
+            duplicated: 0,
+            out_of_order: 0,
+            last_ack: Duration::ZERO,
+            last_error: String::new(),
+        }
+    }
+}
+
+impl PairSide {
+    async fn run(mut self, plan: SendPlan, shared: Arc<RunShared>) -> SideResult {
+        let m = plan.messages as u64;
+        let mut r = SideResult::new();
+        let mut inflight: HashMap<u64, Instant> = HashMap::with_capacity(plan.window);
+        let mut seen: HashSet<String> = HashSet::with_capacity(plan.messages);
+        let mut last_seq = 0u64;
+        let mut next = 0u64;
+        let mut last_progress = Instant::now();
+        let mut sending_done = !self.sends;
+        let mut grace_until: Option<tokio::time::Instant> = None;
+        loop {
+            while !sending_done && next < m && inflight.len() < plan.window {
+                let body = format!("{} {next} {}", now_us(), plan.pad);
+                let p = json!({"conversationId": self.conversation, "msg": body, "clientId": format!("{}{next}", self.prefix)});
+                inflight.insert(next, Instant::now());
+                if self.client.emit("message:send", &p, Some(next)).is_err() {
+                    r.errors = m - r.acked;
+                    r.last_error = "socket closed".to_string();
+                    sending_done = true;
+                    shared.sender_finished();
+                    break;
+                }
+                next += 1;
+            }
+            if !sending_done && r.acked + r.errors >= m {
+                sending_done = true;
+                shared.sender_finished();
+            }
+            let receiving_done = !self.receives || seen.len() as u64 >= m;
+            if sending_done && receiving_done {
+                break;
+            }
+            // Senders give up after `timeout` without an ack (other events
+            // do not count as progress); receivers 5 s after the last sender.
+            let wake = if !sending_done {
+                tokio::time::Instant::from_std(last_progress + plan.timeout)
+            } else {
+                grace_until
+                    .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600))
+            };
+            let ev = tokio::select! {
+                ev = self.rx.recv() => ev,
+                _ = self.done.changed(), if grace_until.is_none() => {
+                    grace_until = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                    continue;
+                }
+                _ = tokio::time::sleep_until(wake) => {
+                    if sending_done {
+                        break;
+                    }
+                    r.last_error = format!("no ack within {:?}", plan.timeout);
+                    r.errors += inflight.len() as u64 + (m - next);
+                    inflight.clear();
+                    next = m;
+                    continue;
+                }
+            };
+            let Some(Incoming { at, packet }) = ev else {
+                break;
+            };
+            match packet {
+                Packet::Ack { id, args } => {
+                    let Some(t0) = inflight.remove(&id) else {
+                        continue;
+                    };
+                    last_progress = Instant::now();
+                    if args
+                        .first()
+                        .and_then(|v| v.get("ok"))
+                        .and_then(Value::as_bool)
+                        == Some(true)
+                    {
+                        rec(&mut r.ack, at - t0);
+                        r.acked += 1;
+                        r.last_ack = at.saturating_duration_since(shared.start);
+                    } else {
+                        r.errors += 1;
+                        r.last_error = args.first().map(|v| v.to_string()).unwrap_or_default();
+                    }
+                }
+                Packet::Event { name, args, .. } if self.receives && name == "message" => {
+                    let Some(msg) = args.first() else {
+                        continue;
+                    };
+                    let cid = msg["clientId"].as_str().unwrap_or("");
+                    if msg["conversationId"].as_str() != Some(self.conversation.as_str())
+                        || !cid.starts_with(self.partner_prefix)
+                    {
+                        continue;
+                    }
+                    if let Some(t) = msg["msg"]
+                        .as_str()
+                        .and_then(|s| s.split(' ').next())
+                        .and_then(|s| s.parse::<u64>().ok())
+                    {
+                        let _ = r.delivery.record(us_of(at).saturating_sub(t).max(1));
+                    }
+                    if !seen.insert(cid.to_owned()) {
+                        r.duplicated += 1;
+                        continue;
+                    }
+                    let seq = msg["seq"].as_u64().unwrap_or(0);
+                    if seq <= last_seq {
+                        r.out_of_order += 1;
+                    }
+                    last_seq = last_seq.max(seq);
+                }
+                _ => {}
+            }
+        }
+        if !sending_done {
+            shared.sender_finished();
+        }
+        r.received = seen.len() as u64;
+        r
+    }
+}
+
+impl RunShared {
+    fn sender_finished(&self) {
+        if self.senders_left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let _ = self.done.send(true);
+        }
+    }
 }
 
 // ---------- idle ----------

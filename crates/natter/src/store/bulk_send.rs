@@ -13,6 +13,11 @@
 //! clientId already used (also by an earlier job of the same run) and for a
 //! blocked pair. Groups keep the one-by-one path, which reads the members
 //! under the counter's lock.
+//!
+//! The statements' text depends only on the run's length and its number of
+//! conversations, so they stay prepared in the connection's statement cache:
+//! at a light load the same few shapes come back batch after batch, and
+//! parsing them anew was ~10% of the writer's time.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -215,8 +220,7 @@ async fn used_client_ids<'a>(
         String::from("SELECT m.sender_id, m.client_id, m.conversation_id, m.seq FROM (VALUES ");
     Params::new(backend).push_tuples(&mut sql, jobs.len(), 2);
     sql.push_str(") AS v JOIN messages m ON m.sender_id = v.column1 AND m.client_id = v.column2");
-    let mut query =
-        sqlx::query_as::<_, (UserId, String, ConversationId, i64)>(&sql).persistent(false);
+    let mut query = sqlx::query_as::<_, (UserId, String, ConversationId, i64)>(&sql);
     for (_, req) in jobs {
         query = query.bind(&req.sender_id).bind(req.client_id.as_str());
     }
@@ -266,7 +270,7 @@ async fn blocked_pairs<'a>(
             params.next(),
         );
     }
-    let mut query = sqlx::query_as::<_, (UserId, UserId)>(&sql).persistent(false);
+    let mut query = sqlx::query_as::<_, (UserId, UserId)>(&sql);
     for (a, b) in &pairs {
         query = query.bind(*a).bind(*b).bind(*b).bind(*a);
     }
@@ -328,9 +332,7 @@ async fn bump_all(
              RETURNING conversations.id, conversations.last_seq, conversations.last_rev"
         ),
     };
-    let mut query = sqlx::query_as::<_, (ConversationId, i64, i64)>(&sql)
-        .persistent(false)
-        .bind(now);
+    let mut query = sqlx::query_as::<_, (ConversationId, i64, i64)>(&sql).bind(now);
     for (id, _) in counts.iter().chain(counts).chain(counts) {
         query = query.bind(*id);
     }
@@ -378,7 +380,7 @@ async fn insert_all(
             params.next(),
         );
     }
-    let mut query = sqlx::query(&sql).persistent(false);
+    let mut query = sqlx::query(&sql);
     for (id, req, _, _) in rows {
         query = query
             .bind(&req.conversation_id)

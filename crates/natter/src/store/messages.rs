@@ -5,7 +5,8 @@
 //! always shows the original as it is now) and its reactions and attachments
 //! (one more query each, grouped here, only when the rows say they have some).
 //! The same SQL runs on SQLite's native driver for reads outside the writer
-//! and on the `Any` driver otherwise ([`super::read`]).
+//! and on the `Any` driver otherwise ([`super::read`]); on SQLite, history
+//! pages are built as JSON by SQLite instead ([`super::page_json`]).
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -290,6 +291,10 @@ impl Store {
         conversation_id: &ConversationId,
         page: PageQuery,
     ) -> StoreResult<(Box<RawValue>, bool)> {
+        if let MessageReader::Sqlite(readers) = self.message_reader() {
+            let mut conn = readers.acquire().await?;
+            return Ok(super::page_json::sqlite_page(&mut conn, conversation_id, page).await?);
+        }
         let limit = page.limit.get();
         let conversation = Bind::Text(conversation_id.as_str());
         let mut messages = if let Some(rev) = page.since_rev {

@@ -324,7 +324,7 @@ async fn commit(store: &Store, jobs: &[Job]) -> Result<Vec<Outcome>, sqlx::Error
         );
         bulk_send::Params::new(store.backend).push_tuples(&mut sql, read_marks.len(), 3);
         sql.push_str(RAISE_READ_MARK);
-        let mut upsert = sqlx::query(&sql).persistent(false);
+        let mut upsert = sqlx::query(&sql);
         for ((conversation_id, sender_id), seq) in read_marks {
             upsert = upsert.bind(conversation_id).bind(sender_id).bind(seq);
         }

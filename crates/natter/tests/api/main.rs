@@ -24,6 +24,7 @@ mod conversations;
 mod delivery;
 mod durability;
 mod groups;
+mod history_json;
 mod lifecycle;
 mod limits;
 mod logs;
