@@ -217,6 +217,9 @@ pub struct HistoryArgs {
     /// do not fill at all (measure whatever the conversation in --state holds)
     #[arg(long)]
     pub no_fill: bool,
+    /// then one client alone for this many seconds (0: not at all)
+    #[arg(long, default_value_t = 10)]
+    pub one_client_seconds: u64,
     /// bound on the fill, in seconds (the fill stops there and the reads use what exists)
     #[arg(long, default_value_t = 3600)]
     pub fill_timeout: u64,
@@ -276,7 +279,7 @@ fn raise_nofile(want: u64) -> u64 {
 }
 
 /// User + system CPU seconds of this process so far.
-fn cpu_seconds() -> f64 {
+pub(crate) fn cpu_seconds() -> f64 {
     unsafe {
         let mut u: libc::rusage = std::mem::zeroed();
         if libc::getrusage(libc::RUSAGE_SELF, &mut u) != 0 {

@@ -161,6 +161,21 @@ pub(crate) fn rss_kib(pid: u32) -> Result<u64> {
     bail!("no VmRSS in /proc/{pid}/status")
 }
 
+/// CPU seconds (user + system) a process has used, from `/proc/PID/stat`.
+pub(crate) fn process_cpu_seconds(pid: u32) -> Result<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    // The command name may hold spaces: fields are counted after its ')'.
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields.get(i).context("short /proc stat")?.parse::<f64>()?)
+    };
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    Ok((ticks(11)? + ticks(12)?) / hz.max(1.0))
+}
+
 pub(crate) async fn wait_up(api: &Api) -> Result<()> {
     for _ in 0..100 {
         if api.healthy().await {
@@ -603,6 +618,8 @@ async fn idle(cli: &Cli, a: &IdleArgs, nofile: u64) -> Result<Value> {
         Some(p) => Some(rss_kib(p)?),
         None => None,
     };
+    let server_cpu_before = a.server_pid.map(process_cpu_seconds).transpose()?;
+    let tool_cpu_before = crate::cpu_seconds();
     let t0 = Instant::now();
     let clients: Vec<_> = futures_util::stream::iter(0..c)
         .map(&open)
@@ -610,6 +627,14 @@ async fn idle(cli: &Cli, a: &IdleArgs, nofile: u64) -> Result<Value> {
         .collect()
         .await;
     let connect_s = t0.elapsed();
+    // Whose core bounds the rate: the tool's near 1 CPU-second per second of
+    // connecting means the tool does. The server's CPU per connect is its cost
+    // whatever the tool manages.
+    let tool_cpu_connecting = crate::cpu_seconds() - tool_cpu_before;
+    let server_cpu_connecting = match (a.server_pid, server_cpu_before) {
+        (Some(p), Some(before)) => Some(process_cpu_seconds(p)? - before),
+        _ => None,
+    };
     let mut hs = hist();
     let mut held = Vec::with_capacity(c);
     for (cl, d) in clients.into_iter().flatten() {
@@ -619,8 +644,10 @@ async fn idle(cli: &Cli, a: &IdleArgs, nofile: u64) -> Result<Value> {
     let connected = held.len();
     let connects_per_s = rate(connected as u64, connect_s);
     eprintln!(
-        "idle: {connected}/{c} connected in {:.2}s = {connects_per_s}/s; holding {}s",
+        "idle: {connected}/{c} connected in {:.2}s = {connects_per_s}/s (CPU while connecting: tool {:.2}, server {:?}); holding {}s",
         connect_s.as_secs_f64(),
+        tool_cpu_connecting / connect_s.as_secs_f64(),
+        server_cpu_connecting.map(|cpu| (cpu / connect_s.as_secs_f64() * 100.0).round() / 100.0),
         a.hold
     );
     tokio::time::sleep(Duration::from_secs(a.hold)).await;
@@ -658,6 +685,11 @@ async fn idle(cli: &Cli, a: &IdleArgs, nofile: u64) -> Result<Value> {
         "connected": connected,
         "connectSeconds": connect_s.as_secs_f64(),
         "connectsPerSec": connects_per_s,
+        "toolCpuWhileConnecting": tool_cpu_connecting / connect_s.as_secs_f64(),
+        "serverCpuWhileConnecting": server_cpu_connecting.map(|cpu| cpu / connect_s.as_secs_f64()),
+        "serverCpuMicrosPerConnect": server_cpu_connecting
+            .filter(|_| connected > 0)
+            .map(|cpu| (cpu * 1e6 / connected as f64).round()),
         "handshakeMs": summary(&hs),
         "rssBeforeKiB": rss_before,
         "rssAfterKiB": rss_after,
@@ -837,13 +869,81 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
         "history: {total} messages; random before= pages of {limit} for {}s, {} in flight",
         a.duration, a.concurrency
     );
-    let deadline = Instant::now() + Duration::from_secs(a.duration);
+    let (Workers { h, ok, bad, last }, d) = read_pages(
+        &api,
+        &state.users,
+        &conv,
+        (limit, total),
+        a.concurrency,
+        a.duration,
+    )
+    .await?;
+
+    eprintln!(
+        "history [{}]: {total} msgs, {} pages/s, {}, errors {bad}{}",
+        cli.label,
+        rate(ok, d),
+        latencies(&h),
+        last_error(&last)
+    );
+    // One client alone: the latency of a page on an otherwise idle server.
+    let one_client = if a.one_client_seconds > 0 {
+        let (one, d1) = read_pages(
+            &api,
+            &state.users,
+            &conv,
+            (limit, total),
+            1,
+            a.one_client_seconds,
+        )
+        .await?;
+        eprintln!(
+            "history [{}]: one client: {} pages/s, {}, errors {}{}",
+            cli.label,
+            rate(one.ok, d1),
+            latencies(&one.h),
+            one.bad,
+            last_error(&one.last)
+        );
+        json!({"reqPerSec": rate(one.ok, d1), "latencyMs": summary(&one.h), "errors": one.bad})
+    } else {
+        Value::Null
+    };
+    Ok(json!({
+        "scenario": "history",
+        "oneClient": one_client,
+        "params": {"messages": k, "durationSeconds": a.duration, "concurrency": a.concurrency, "limit": limit, "reusedState": reused},
+        "conversationMessages": total,
+        "fill": fill,
+        "requests": ok,
+        "seconds": d.as_secs_f64(),
+        "reqPerSec": rate(ok, d),
+        "latencyMs": summary(&h),
+        "errors": bad,
+        "lastError": last,
+        "endsChecked": check.as_ref().map_or_else(|e| json!(format!("{e:#}")), |_| json!(true)),
+        "ok": bad == 0 && total >= k && check.is_ok()
+            && one_client["errors"].as_u64().unwrap_or(0) == 0,
+    }))
+}
+
+/// `workers` clients read random full `before=` pages for `seconds`, each
+/// answer checked (the right count and seqs).
+async fn read_pages(
+    api: &Api,
+    users: &[User],
+    conv: &str,
+    (limit, total): (u64, u64),
+    workers: usize,
+    seconds: u64,
+) -> Result<(Workers, Duration)> {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for wkr in 0..a.concurrency.max(1) {
+    for wkr in 0..workers.max(1) {
         let api = api.clone();
-        let user = state.users[wkr % 2].clone();
-        let conv = conv.clone();
+        let user = users[wkr % users.len()].clone();
+        let conv = conv.to_owned();
         tasks.push(tokio::spawn(async move {
             let mut h = hist();
             let (mut ok, mut bad) = (0u64, 0u64);
@@ -883,29 +983,7 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
             (h, ok, bad, last)
         }));
     }
-    let Workers { h, ok, bad, last } = Workers::join(tasks).await?;
-    let d = t0.elapsed();
-    eprintln!(
-        "history [{}]: {total} msgs, {} pages/s, {}, errors {bad}{}",
-        cli.label,
-        rate(ok, d),
-        latencies(&h),
-        last_error(&last)
-    );
-    Ok(json!({
-        "scenario": "history",
-        "params": {"messages": k, "durationSeconds": a.duration, "concurrency": a.concurrency, "limit": limit, "reusedState": reused},
-        "conversationMessages": total,
-        "fill": fill,
-        "requests": ok,
-        "seconds": d.as_secs_f64(),
-        "reqPerSec": rate(ok, d),
-        "latencyMs": summary(&h),
-        "errors": bad,
-        "lastError": last,
-        "endsChecked": check.as_ref().map_or_else(|e| json!(format!("{e:#}")), |_| json!(true)),
-        "ok": bad == 0 && total >= k && check.is_ok(),
-    }))
+    Ok((Workers::join(tasks).await?, t0.elapsed()))
 }
 
 fn seqs(v: &Value) -> Vec<u64> {

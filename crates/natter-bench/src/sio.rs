@@ -192,6 +192,35 @@ pub fn ws_url(base: &str) -> String {
 /// Opens a WebSocket, does the Engine.IO and Socket.IO handshakes with
 /// `auth = {"token": token}`, then spawns a task that answers heartbeats and
 /// forwards every event and ack to `events` (dropped when `events` is None).
+/// Source addresses the tool's sockets spread over (127.0.0.1 to 127.0.0.64;
+/// all of 127.0.0.0/8 is this machine).
+const SOURCE_ADDRESSES: usize = 64;
+
+/// A TCP connection to the server from the next of [`SOURCE_ADDRESSES`].
+///
+/// With thousands of sockets from one address to one port, the kernel's
+/// search for a free ephemeral port in `connect` (`__inet_hash_connect`,
+/// `__inet_check_established`) took a fifth of the tool's core, and the tool's
+/// core, not the server, bounded the connect rate. Spread over 64 addresses,
+/// each has few connections to check.
+async fn tcp_from_spread_source(url: &str) -> Result<tokio::net::TcpStream> {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let uri: tokio_tungstenite::tungstenite::http::Uri = url.parse().context("socket url")?;
+    let host: std::net::Ipv4Addr = uri
+        .host()
+        .unwrap_or("127.0.0.1")
+        .parse()
+        .context("the server's address must be an IPv4 address")?;
+    let port = uri.port_u16().unwrap_or(80);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % SOURCE_ADDRESSES;
+    let source = std::net::Ipv4Addr::new(127, 0, 0, 1 + n as u8);
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind((source, 0).into())?;
+    let stream = socket.connect((host, port).into()).await?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
 pub async fn connect(
     url: &str,
     token: &str,
@@ -205,7 +234,8 @@ pub async fn connect(
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20));
     let handshake = async {
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(cfg), true)
+        let stream = tcp_from_spread_source(url).await?;
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(cfg))
             .await
             .context("websocket connect")?;
         let mut sent_connect = false;

@@ -45,8 +45,11 @@ pub fn session_room(token_hash: &str) -> String {
 /// The sockets of `user_id`'s contacts (users who share a direct or group
 /// conversation with them): they hear of `user_id`'s presence and profile.
 pub fn contact_room(user_id: &UserId) -> String {
-    format!("contact:{user_id}")
+    format!("{CONTACT_PREFIX}{user_id}")
 }
+
+/// What every contact room's name starts with.
+pub const CONTACT_PREFIX: &str = "contact:";
 
 /// The sockets that asked to hear of `user_id` with `presence:subscribe`. Kept
 /// apart from [`contact_room`] so that unsubscribing never ends what a shared

@@ -59,7 +59,8 @@ async fn strangers_hear_nothing_and_contacts_everything(app: TestApp) {
 
     let alice_socket = app.socket(&alice.token).await;
     assert_eq!(bob_socket.next_presence_of(&alice.id).await["online"], true);
-    // A socket opened after the conversation finds alice among its contacts.
+    // A socket opened after the conversation finds alice among its contacts
+    // (copied from bob's first socket, which joined her room live).
     let bob_later = app.socket(&bob.token).await;
     rename(&app, &alice, "busy").await;
     for socket in [&bob_socket, &bob_later] {
