@@ -33,8 +33,9 @@ static SUBSCRIBING: Mutex<()> = Mutex::new(());
 /// without a query: they came from the store at its connect, and every
 /// contact made since joined the whole user room ([`super::notifier::Notifier::become_contacts`];
 /// contacts are never taken back), which this socket is in from now on too.
-/// That is one query less for a user's second tab or device, and ~15% of
-/// natter's CPU per connect in the benchmark, whose users hold many sockets.
+/// That is one query less for a user's second tab or device: the query was
+/// ~12% of natter's CPU per connect in a profile of the benchmark, whose users
+/// hold many sockets.
 pub async fn join_contacts<A: Adapter>(ctx: &Ctx, socket: &SocketRef<A>, user_id: &UserId) {
     if let Some(rooms) = sibling_contact_rooms(socket, user_id) {
         if !rooms.is_empty() {

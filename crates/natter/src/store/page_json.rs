@@ -9,7 +9,7 @@
 //! objects straight from the table's pages. PostgreSQL and every other read of
 //! messages keep the row path of [`super::messages`], whose `Message` is the
 //! contract; the API tests compare the two, message by message
-//! (`history_json_matches_every_change`).
+//! (`history_json::pages_show_every_message_as_announced`).
 
 use serde_json::value::RawValue;
 use sqlx::SqliteConnection;
@@ -57,7 +57,7 @@ const MESSAGE_JSON: &str = "json_object(\
 /// the same index, which holds the key.
 ///
 /// The order of the joined objects is that of the sorted subquery SQLite
-/// feeds `group_concat`; `group_concat(… ORDER BY o)` says so explicitly but
+/// feeds `group_concat`; `group_concat(… ORDER BY page_order)` says so explicitly but
 /// builds a temporary b-tree per page, 7–20% slower here. The API tests and
 /// the load tool check every page's order, so an SQLite that stopped keeping
 /// it would fail them.
@@ -81,11 +81,11 @@ pub(crate) async fn sqlite_page(
              EXISTS (SELECT 1 FROM messages x \
                  WHERE x.conversation_id = ?1 AND x.{key} > ?2 AND x.{key} < ?3 \
                  ORDER BY x.{key} {direction} LIMIT 1 OFFSET ?4) \
-         FROM (SELECT j FROM (SELECT {MESSAGE_JSON} AS j, m.{key} AS o \
+         FROM (SELECT j FROM (SELECT {MESSAGE_JSON} AS j, m.{key} AS page_order \
              FROM messages m JOIN users u ON u.id = m.sender_id \
              LEFT JOIN messages o ON o.conversation_id = m.conversation_id AND o.seq = m.reply_to \
              WHERE m.conversation_id = ?1 AND m.{key} > ?2 AND m.{key} < ?3 \
-             ORDER BY m.{key} {direction} LIMIT ?4) ORDER BY o)"
+             ORDER BY m.{key} {direction} LIMIT ?4) ORDER BY page_order)"
     );
     let limit = page.limit.get();
     let (json, has_more): (String, bool) = sqlx::query_as(&sql)
