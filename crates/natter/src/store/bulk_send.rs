@@ -14,10 +14,14 @@
 //! blocked pair. Groups keep the one-by-one path, which reads the members
 //! under the counter's lock.
 //!
-//! The statements' text depends only on the run's length and its number of
-//! conversations, so they stay prepared in the connection's statement cache:
-//! at a light load the same few shapes come back batch after batch, and
-//! parsing them anew was ~10% of the writer's time.
+//! The clientId and block checks (and the writer's read marks) are written
+//! with placeholders only, so their text depends on the run's length alone and
+//! they stay prepared in the connection's statement cache: at a light load the
+//! same few shapes come back batch after batch. The counters' update and the
+//! insert write the run's own integers into their text, which never repeats,
+//! so they are not cached (`persistent(false)`): kept, they would only push the
+//! reusable statements out of the cache (and on PostgreSQL each one would be a
+//! named statement on the server until evicted).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -258,18 +262,11 @@ async fn blocked_pairs<'a>(
     if pairs.is_empty() {
         return Ok(blocked);
     }
-    // Each pair in both directions.
-    let mut sql = String::from("SELECT blocker_id, blocked_id FROM blocks WHERE ");
-    let mut params = Params::new(backend);
-    for i in 0..2 * pairs.len() {
-        let _ = write!(
-            sql,
-            "{}(blocker_id = {} AND blocked_id = {})",
-            if i == 0 { "" } else { " OR " },
-            params.next(),
-            params.next(),
-        );
-    }
+    // Each pair in both directions, as a `VALUES` list joined to the primary
+    // key, like the clientId check.
+    let mut sql = String::from("SELECT b.blocker_id, b.blocked_id FROM (VALUES ");
+    Params::new(backend).push_tuples(&mut sql, 2 * pairs.len(), 2);
+    sql.push_str(") AS v JOIN blocks b ON b.blocker_id = v.column1 AND b.blocked_id = v.column2");
     let mut query = sqlx::query_as::<_, (UserId, UserId)>(&sql);
     for (a, b) in &pairs {
         query = query.bind(*a).bind(*b).bind(*b).bind(*a);
@@ -332,7 +329,9 @@ async fn bump_all(
              RETURNING conversations.id, conversations.last_seq, conversations.last_rev"
         ),
     };
-    let mut query = sqlx::query_as::<_, (ConversationId, i64, i64)>(&sql).bind(now);
+    let mut query = sqlx::query_as::<_, (ConversationId, i64, i64)>(&sql)
+        .persistent(false)
+        .bind(now);
     for (id, _) in counts.iter().chain(counts).chain(counts) {
         query = query.bind(*id);
     }
@@ -380,7 +379,7 @@ async fn insert_all(
             params.next(),
         );
     }
-    let mut query = sqlx::query(&sql);
+    let mut query = sqlx::query(&sql).persistent(false);
     for (id, req, _, _) in rows {
         query = query
             .bind(&req.conversation_id)
