@@ -201,7 +201,7 @@ run_scenario() {
       if [[ $HISTORY_FILL == sql ]]; then
         fill=(--fill-api "$HISTORY_FILL_API" --fill-cmd "$(printf '%q ' "$ROOT/scripts/history-fill.sh" "$target" "$SERVER_DB")")
       fi
-      bench "$target" history -k "$HISTORY_K" -d "$HISTORY_D" -q "$HISTORY_Q" --fill-concurrency "$HISTORY_FILL_Q" "${fill[@]}" "${state[@]}" ;;
+      bench "$target" history -k "$HISTORY_K" -d "$HISTORY_D" -q "$HISTORY_Q" --fill-concurrency "$HISTORY_FILL_Q" --server-pid "$SERVER_PID" "${fill[@]}" "${state[@]}" ;;
     login) bench "$target" login -d "$LOGIN_D" -q "$LOGIN_Q" ;;
     fanout-lobby) bench "$target" fanout-lobby --lobby --members "$FAN_MEMBERS" -m "$FAN_MSGS" -w "$FAN_WINDOW" ;;
     fanout-group) bench "$target" fanout-group --members "$FAN_MEMBERS" -m "$FAN_MSGS" -w "$FAN_WINDOW" ;;
@@ -309,6 +309,13 @@ PY
   cat "$OUT/$target-idle-heap.md" | tee -a "$LOG" >&2
 }
 
+# A VM's host can take CPU time from it ("steal" in /proc/stat): a run while it
+# does measures the host as much as the servers. Each scenario logs its share.
+cpu_ticks() { awk '/^cpu /{t=0; for (i=2; i<=NF; i++) t+=$i; print $9, t}' /proc/stat; }
+steal_percent() { # "steal total" before, after
+  local b=($1) a=($2)
+  awk -v s=$((a[0] - b[0])) -v t=$((a[1] - b[1])) 'BEGIN { printf "%.1f", (t > 0 ? 100 * s / t : 0) }'
+}
 log "out: $OUT; targets: $TARGETS; scenarios: $SCENARIOS; QUICK=$QUICK; HISTORY_FILL=$HISTORY_FILL; HEAP=$HEAP"
 for target in $TARGETS; do
   if [[ $target == natter-* && ! -x $NATTER_BIN ]]; then
@@ -320,7 +327,9 @@ for target in $TARGETS; do
     fi
     log "== $target / $scenario"
     if start_server "$target" "$scenario"; then
+      steal_before=$(cpu_ticks)
       run_scenario "$target" "$scenario" || log "FAILED: $target / $scenario"
+      log "host steal during $target / $scenario: $(steal_percent "$steal_before" "$(cpu_ticks)")% of the CPU time (above a few %, the host starved this run: compare with care)"
       stop_server
     else
       log "FAILED to start $target"
@@ -374,6 +383,8 @@ rows = [
     ("history", "pages/s (before=, 50 per page)", "reqPerSec", "up"),
     ("history", "page latency p50 (ms)", "latencyMs.p50", "down"),
     ("history", "page latency p99 (ms)", "latencyMs.p99", "down"),
+    ("history", "server CPU per page (µs)", "serverCpuMicrosPerPage", "down"),
+    ("history", "load tool's CPU while reading (1 = its whole core)", "toolCpuWhileReading", None),
     ("history", "one client: pages/s", "oneClient.reqPerSec", "up"),
     ("history", "one client: page latency p50 (ms)", "oneClient.latencyMs.p50", "down"),
     ("history", "one client: page latency p99 (ms)", "oneClient.latencyMs.p99", "down"),

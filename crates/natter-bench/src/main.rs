@@ -234,6 +234,9 @@ pub struct HistoryArgs {
     /// senders) before the bulk insert, so the normal send path is exercised
     #[arg(long, default_value_t = 10)]
     pub fill_api: u64,
+    /// pid of the server process, for its CPU per page while the clients read
+    #[arg(long)]
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -176,6 +176,35 @@ pub(crate) fn process_cpu_seconds(pid: u32) -> Result<f64> {
     Ok((ticks(11)? + ticks(12)?) / hz.max(1.0))
 }
 
+/// The CPU the tool and (given its pid) the server use over one phase of a
+/// scenario. The tool's share of its core says whether it bounded the rate;
+/// the server's CPU per operation is its cost whatever the tool manages.
+struct CpuSpent {
+    server_pid: Option<u32>,
+    server_before: Option<f64>,
+    tool_before: f64,
+}
+
+impl CpuSpent {
+    fn start(server_pid: Option<u32>) -> Result<Self> {
+        Ok(Self {
+            server_pid,
+            server_before: server_pid.map(process_cpu_seconds).transpose()?,
+            tool_before: crate::cpu_seconds(),
+        })
+    }
+
+    /// CPU seconds since `start`: the tool's, and the server's when its pid was given.
+    fn stop(&self) -> Result<(f64, Option<f64>)> {
+        let tool = crate::cpu_seconds() - self.tool_before;
+        let server = match (self.server_pid, self.server_before) {
+            (Some(p), Some(before)) => Some(process_cpu_seconds(p)? - before),
+            _ => None,
+        };
+        Ok((tool, server))
+    }
+}
+
 pub(crate) async fn wait_up(api: &Api) -> Result<()> {
     for _ in 0..100 {
         if api.healthy().await {
@@ -618,8 +647,7 @@ async fn idle(cli: &Cli, a: &IdleArgs, nofile: u64) -> Result<Value> {
         Some(p) => Some(rss_kib(p)?),
         None => None,
     };
-    let server_cpu_before = a.server_pid.map(process_cpu_seconds).transpose()?;
-    let tool_cpu_before = crate::cpu_seconds();
+    let cpu = CpuSpent::start(a.server_pid)?;
     let t0 = Instant::now();
     let clients: Vec<_> = futures_util::stream::iter(0..c)
         .map(&open)
@@ -627,14 +655,7 @@ async fn idle(cli: &Cli, a: &IdleArgs, nofile: u64) -> Result<Value> {
         .collect()
         .await;
     let connect_s = t0.elapsed();
-    // Whose core bounds the rate: the tool's near 1 CPU-second per second of
-    // connecting means the tool does. The server's CPU per connect is its cost
-    // whatever the tool manages.
-    let tool_cpu_connecting = crate::cpu_seconds() - tool_cpu_before;
-    let server_cpu_connecting = match (a.server_pid, server_cpu_before) {
-        (Some(p), Some(before)) => Some(process_cpu_seconds(p)? - before),
-        _ => None,
-    };
+    let (tool_cpu_connecting, server_cpu_connecting) = cpu.stop()?;
     let mut hs = hist();
     let mut held = Vec::with_capacity(c);
     for (cl, d) in clients.into_iter().flatten() {
@@ -869,6 +890,7 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
         "history: {total} messages; random before= pages of {limit} for {}s, {} in flight",
         a.duration, a.concurrency
     );
+    let cpu = CpuSpent::start(a.server_pid)?;
     let (Workers { h, ok, bad, last }, d) = read_pages(
         &api,
         &state.users,
@@ -879,8 +901,13 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
     )
     .await?;
 
+    let (tool_cpu, server_cpu) = cpu.stop()?;
+    let tool_cpu_reading = tool_cpu / d.as_secs_f64();
+    let server_cpu_per_page = server_cpu
+        .filter(|_| ok > 0)
+        .map(|cpu| (cpu * 1e6 / ok as f64).round());
     eprintln!(
-        "history [{}]: {total} msgs, {} pages/s, {}, errors {bad}{}",
+        "history [{}]: {total} msgs, {} pages/s, {}, errors {bad}{}; CPU: tool {tool_cpu_reading:.2} of its core, server {server_cpu_per_page:?} µs per page",
         cli.label,
         rate(ok, d),
         latencies(&h),
@@ -919,6 +946,8 @@ async fn history(cli: &Cli, a: &HistoryArgs) -> Result<Value> {
         "seconds": d.as_secs_f64(),
         "reqPerSec": rate(ok, d),
         "latencyMs": summary(&h),
+        "toolCpuWhileReading": tool_cpu_reading,
+        "serverCpuMicrosPerPage": server_cpu_per_page,
         "errors": bad,
         "lastError": last,
         "endsChecked": check.as_ref().map_or_else(|e| json!(format!("{e:#}")), |_| json!(true)),
@@ -952,27 +981,20 @@ async fn read_pages(
                 let before = rand::thread_rng().gen_range(limit + 1..=total + 1);
                 let t = Instant::now();
                 match api
-                    .messages(&user, &conv, &format!("before={before}&limit={limit}"))
+                    .page_seqs(&user, &conv, &format!("before={before}&limit={limit}"))
                     .await
                 {
-                    Ok((200, v)) => {
-                        let msgs = v["messages"].as_array();
-                        let good = msgs.is_some_and(|m| {
-                            m.len() as u64 == limit
-                                && m.first().and_then(|x| x["seq"].as_u64()) == Some(before - limit)
-                                && m.last().and_then(|x| x["seq"].as_u64()) == Some(before - 1)
-                        });
-                        if good {
-                            rec(&mut h, t.elapsed());
-                            ok += 1;
-                        } else {
-                            bad += 1;
-                            last = format!("wrong page for before={before}");
-                        }
+                    Ok(p)
+                        if p.count == limit
+                            && p.first == Some(before - limit)
+                            && p.last == Some(before - 1) =>
+                    {
+                        rec(&mut h, t.elapsed());
+                        ok += 1;
                     }
-                    Ok((st, v)) => {
+                    Ok(_) => {
                         bad += 1;
-                        last = format!("HTTP {st}: {v}");
+                        last = format!("wrong page for before={before}");
                     }
                     Err(e) => {
                         bad += 1;

@@ -188,8 +188,22 @@ impl From<StoreError> for AppError {
             },
             StoreError::Unavailable(e) => Self::Unavailable(e.into()),
             StoreError::Database(e) => Self::Internal(e.into()),
+            StoreError::Page(e) if page_read_unavailable(&e) => Self::Unavailable(e.into()),
+            StoreError::Page(e) => Self::Internal(e.into()),
         }
     }
+}
+
+/// SQLite busy past its timeout, or the readers closed for shutdown: try again.
+fn page_read_unavailable(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+                | rusqlite::ErrorCode::ApiMisuse
+        )
+    )
 }
 
 /// A change the writer did not apply, and why.

@@ -8,6 +8,7 @@ import { loadDraft, saveDraft } from "../drafts";
 import { dayKey, dayLabel, presenceText, timeOf } from "../format";
 import { LIMITS, useI18n } from "../i18n";
 import { errorText } from "../i18n";
+import { useHoldTopRow } from "../hooks/useHoldTopRow";
 import { firstUnreadSeq, lastReadByPeer, newerThan, type ChatLog, type LocalMessage } from "../state/messages";
 import type { Conversation, User } from "../types";
 import { Avatar } from "./Avatar";
@@ -53,6 +54,11 @@ const SCROLLED_UP_PX = 200;
 /** Input that means the user is scrolling the list themselves. */
 const USER_SCROLL = ["wheel", "touchstart", "keydown", "pointerdown"] as const;
 const BASE_INDEX = 1_000_000_000;
+/** A list scrolled to within this of its top is at the top (older pages load). */
+const AT_TOP_PX = 2;
+/** After an older page failed to load, and after one came in, when to look whether the top is still in view. */
+const OLDER_RETRY_MS = 1500;
+const OLDER_RECHECK_MS = 400;
 
 export function ChatView(p: Props) {
   const { conversation: c, log, me, users, typing, connected, onBack, onClose, onOpenProfile } = p;
@@ -138,11 +144,16 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
   const loadingRef = useRef(false);
   const [lastVisible, setLastVisible] = useState(-1);
 
-  // Prepending older pages lowers firstItemIndex by as many items, which keeps the view still.
+  const scroller = useRef<HTMLElement | null>(null);
+  const { capture: captureTop, release: releaseTop } = useHoldTopRow(scroller);
+
+  // Prepending older pages lowers firstItemIndex by as many items, which keeps the view still
+  // (and useHoldTopRow keeps it still where Virtuoso does not).
   const first = useRef<{ key: string | null; index: number }>({ key: null, index: BASE_INDEX });
   const firstKey = messages.length ? keyOf(messages[0]) : null;
   if (first.current.key !== firstKey) {
     const k = first.current.key ? messages.findIndex((m) => keyOf(m) === first.current.key) : -1;
+    if (k > 0) captureTop();
     first.current = { key: firstKey, index: first.current.index - (k > 0 ? k : 0) };
   }
   const firstItemIndex = first.current.index;
@@ -177,8 +188,9 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
     const i = messages.findIndex((m) => m.seq === focusSeq);
     if (i < 0) return;
     scrolledTo.current = focusSeq;
+    releaseTop();
     virtuoso.current?.scrollToIndex({ index: i, align: "center" });
-  }, [focusSeq, messages]);
+  }, [focusSeq, messages, releaseTop]);
 
   // Names of lobby senders we have not seen yet (only those on screen).
   useEffect(() => {
@@ -186,21 +198,35 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
     for (const m of messages.slice(lo, lo + 80)) if (m.senderId !== me.id && !users[m.senderId]) ensureUser(m.senderId);
   }, [messages, users, me.id, ensureUser, lastVisible, firstItemIndex]);
 
+  // Older pages load when the top is reached: on Virtuoso's startReached, which fires once
+  // per first row, and on a scroll that lands at the very top. A load that failed, or a top
+  // still in view once a page is in, asks again by itself: no second startReached comes for it.
+  const older = useRef({ hasMore: !!log?.hasMoreBefore, onLoadOlder });
+  older.current = { hasMore: !!log?.hasMoreBefore, onLoadOlder };
+  const olderAgain = useRef<ReturnType<typeof setTimeout>>(undefined);
   const loadOlder = useCallback(async () => {
-    if (loadingRef.current || !log?.hasMoreBefore) return;
+    if (loadingRef.current || !older.current.hasMore) return;
+    clearTimeout(olderAgain.current);
     loadingRef.current = true;
     setLoadingOlder(true);
-    try { await onLoadOlder(); } catch { /* try again on the next scroll */ } finally {
+    let failed = false;
+    try { await older.current.onLoadOlder(); } catch { failed = true; } finally {
       loadingRef.current = false;
       setLoadingOlder(false);
     }
-  }, [log?.hasMoreBefore, onLoadOlder]);
+    olderAgain.current = setTimeout(() => { loadIfAtTop(); }, failed ? OLDER_RETRY_MS : OLDER_RECHECK_MS);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  const loadIfAtTop = useCallback(() => {
+    if ((scroller.current?.scrollTop ?? AT_TOP_PX + 1) <= AT_TOP_PX) void loadOlder();
+  }, [loadOlder]);
+  useEffect(() => () => clearTimeout(olderAgain.current), []);
 
   // To the bottom, and again as the rows there are measured: the first jump uses
   // estimated heights and can stop a few rows short. Any scrolling by the user ends it.
   const settle = useRef<ReturnType<typeof setTimeout>[]>([]);
   const stopSettling = useCallback(() => { for (const h of settle.current) clearTimeout(h); settle.current = []; }, []);
-  const scroller = useRef<HTMLElement | null>(null);
+  const userScrolled = useCallback(() => { stopSettling(); releaseTop(); }, [stopSettling, releaseTop]);
   // Scrolled up by far more than Virtuoso's own corrections (a script or a scrollbar
   // drag, which raise no input event): not for us to undo.
   const lastTop = useRef(0);
@@ -211,6 +237,7 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
   }, [stopSettling]);
   const toBottom = useCallback(() => {
     stopSettling();
+    releaseTop();
     setFollow(true);
     virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
     // A scroll up can still be waiting for its scroll event when a timer fires:
@@ -221,7 +248,7 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
       else virtuoso.current?.scrollToIndex({ index: "LAST", align: "end" });
     };
     settle.current = [60, 200, 500].map((ms) => setTimeout(again, ms));
-  }, [stopSettling]);
+  }, [stopSettling, releaseTop]);
   useEffect(() => {
     if (initialIndex.align === "end") toBottom();
     return stopSettling;
@@ -292,12 +319,14 @@ function MessageList({ conversation: c, log, me, users, onSend, onLoadOlder, onS
           if (old) {
             old.removeEventListener("scroll", reportSeen);
             old.removeEventListener("scroll", stopIfScrolledUp);
-            for (const e of USER_SCROLL) old.removeEventListener(e, stopSettling);
+            old.removeEventListener("scroll", loadIfAtTop);
+            for (const e of USER_SCROLL) old.removeEventListener(e, userScrolled);
           }
           scroller.current = el instanceof HTMLElement ? el : null;
           scroller.current?.addEventListener("scroll", reportSeen, { passive: true });
           scroller.current?.addEventListener("scroll", stopIfScrolledUp, { passive: true });
-          for (const e of USER_SCROLL) scroller.current?.addEventListener(e, stopSettling, { passive: true });
+          scroller.current?.addEventListener("scroll", loadIfAtTop, { passive: true });
+          for (const e of USER_SCROLL) scroller.current?.addEventListener(e, userScrolled, { passive: true });
         }}
         startReached={() => { void loadOlder(); }}
         defaultItemHeight={52}

@@ -5,8 +5,4 @@ import type { Message } from "./Message";
  * A page of history in ascending seq, and whether more lie beyond it in the
  * direction of travel (older for `before` or no cursor, newer for `after`).
  */
-export type HistoryPage = { 
-/**
- * Built as JSON by the database (see `store::messages`).
- */
-messages: Array<Message>, hasMore: boolean, };
+export type HistoryPage = { messages: Array<Message>, hasMore: boolean, };

@@ -214,4 +214,14 @@ describe("conversation list", () => {
     expect(list).toHaveLength(1);
     expect(list[0].lastMessage?.seq).toBe(5);
   });
+
+  it("upsert never moves my read mark back, nor counts what I read as unread again", () => {
+    let list = [conv("a", { lastMessage: msg(85, PEER, "85", "a"), lastReadSeq: 85, unreadCount: 0 })];
+    // A snapshot from before my mark reached the server.
+    list = upsertConversation(list, conv("a", { lastMessage: msg(85, PEER, "85", "a"), lastReadSeq: 1, unreadCount: 0, muted: true }));
+    expect(list[0]).toMatchObject({ lastReadSeq: 85, unreadCount: 0, muted: true });
+    // A newer one wins, count and all.
+    list = upsertConversation(list, conv("a", { lastMessage: msg(90, PEER, "90", "a"), lastReadSeq: 87, unreadCount: 3 }));
+    expect(list[0]).toMatchObject({ lastReadSeq: 87, unreadCount: 3 });
+  });
 });

@@ -254,9 +254,15 @@ export function upsertConversation(list: Conversation[], c: Conversation): Conve
   const i = list.findIndex((x) => x.id === c.id);
   if (i < 0) return sortConversations([...list, c]);
   const old = list[i];
+  // Read marks only move forward on the server too: a snapshot taken before my latest mark
+  // reached it (an answer in flight, a mark sent while offline) must not move mine back, or
+  // the chat would open at a divider long read and count those messages unread again.
+  const readAhead = old.lastReadSeq > c.lastReadSeq;
   const merged: Conversation = {
     ...c,
     lastMessage: (old.lastMessage?.seq ?? 0) > (c.lastMessage?.seq ?? 0) ? old.lastMessage : c.lastMessage,
+    lastReadSeq: Math.max(old.lastReadSeq, c.lastReadSeq),
+    unreadCount: readAhead ? old.unreadCount : c.unreadCount,
     peerLastReadSeq: Math.max(old.peerLastReadSeq, c.peerLastReadSeq),
   };
   const next = list.slice();

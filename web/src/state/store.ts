@@ -71,12 +71,8 @@ export function reducer(state: State, a: Action): State {
       return { ...initialState };
     case "conversations": {
       let list = state.conversations.filter((c) => a.list.some((x) => x.id === c.id));
+      // The server's unread counts win, but for read marks of mine it has not seen yet.
       for (const c of a.list) list = upsertConversation(list, c);
-      // The server's unread count is authoritative after a refresh, except for the conversation being viewed.
-      list = list.map((c) => {
-        const fresh = a.list.find((x) => x.id === c.id)!;
-        return c.id === state.activeId ? c : { ...c, unreadCount: fresh.unreadCount, lastReadSeq: Math.max(c.lastReadSeq, fresh.lastReadSeq) };
-      });
       const peers = a.list.map((c) => c.peer).filter((p): p is User => !!p);
       return { ...state, conversations: sortConversations(list), users: withUsers(state.users, peers) };
     }

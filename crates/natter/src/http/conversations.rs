@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 
 use super::extract::{Auth, Json, Query};
 use crate::contract::bodies::{
-    ChatRequest, ConversationAnswer, ConversationsAnswer, HistoryPage, HistoryParams,
-    MessageAnswer, MuteRequest, OpenConversation, ReadRequest, SendRequest,
+    ChatRequest, ConversationAnswer, ConversationsAnswer, HistoryPage, HistoryPageJson,
+    HistoryParams, MessageAnswer, MuteRequest, OpenConversation, ReadRequest, SendRequest,
 };
 use crate::contract::events::ErrorBody;
 use crate::domain::{ClientId, ConversationId, MessageText, Seq, UserId};
@@ -127,10 +127,18 @@ pub async fn history(
     Auth(user): Auth,
     Path(id): Path<String>,
     Query(params): Query<HistoryParams>,
-) -> AppResult<Json<HistoryPage>> {
+) -> AppResult<HistoryPageJson> {
     let page = messages::page_query(params.before, params.after, params.since_rev, params.limit)?;
     let id = ConversationId::parse(&id)?;
-    Ok(Json(messages::history(&ctx, &user, &id, page).await?))
+    messages::history(&ctx, &user, &id, page).await
+}
+
+/// The page goes out as written, unparsed.
+impl axum::response::IntoResponse for HistoryPageJson {
+    fn into_response(self) -> axum::response::Response {
+        let json = [(axum::http::header::CONTENT_TYPE, "application/json")];
+        (json, self.into_string()).into_response()
+    }
 }
 
 /// Sends a message; acknowledged after the durable commit. A retried clientId

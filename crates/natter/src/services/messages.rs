@@ -13,7 +13,7 @@ use super::conversations::membership;
 use super::rate_limits::Action;
 use super::sessions::AuthUser;
 use crate::contract::Message;
-use crate::contract::bodies::HistoryPage;
+use crate::contract::bodies::HistoryPageJson;
 use crate::domain::{AttachmentId, ClientId, ConversationId, MessageText, PageLimit, Seq};
 use crate::error::{AppError, AppResult};
 use crate::state::Ctx;
@@ -164,10 +164,9 @@ pub async fn history(
     reader: &AuthUser,
     conversation_id: &ConversationId,
     page: PageQuery,
-) -> AppResult<HistoryPage> {
+) -> AppResult<HistoryPageJson> {
     membership(ctx, &reader.id, conversation_id).await?;
-    let (messages, has_more) = ctx.store.messages_page(conversation_id, page).await?;
-    Ok(HistoryPage { messages, has_more })
+    Ok(ctx.store.messages_page(conversation_id, page).await?)
 }
 
 /// A history query from the wire's optional cursors and limit. `sinceRev`

@@ -47,7 +47,13 @@ pub fn socket_opened(ctx: &Ctx, user: &AuthUser) -> bool {
 /// Announces `user` online when the socket counted by [`socket_opened`] was
 /// their first anywhere.
 pub async fn announce_online(ctx: &Ctx, user: &AuthUser, sid: Sid, first_here: bool) {
-    if first_here && ctx.notifier.other_sockets_of(&user.id, sid).await == 0 {
+    if first_here
+        && ctx.notifier.other_sockets_of(&user.id, sid).await == 0
+        // Counting asks every node and may take a while: if the user's sockets
+        // here closed meanwhile, their offline is announced already, and an
+        // online now would be the last word, and wrong.
+        && ctx.presence.has_local_socket(&user.id)
+    {
         ctx.notifier.presence(&user.id, true, None).await;
     }
 }

@@ -11,12 +11,12 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use serde_json::value::RawValue;
 use sqlx::{AnyConnection, FromRow};
 
 use super::attachments::attachments_of;
 use super::read::{Bind, FetchRows};
 use super::{MessageReader, Store, StoreError, StoreResult};
+use crate::contract::bodies::{HistoryPage, HistoryPageJson};
 use crate::contract::{Attachment, Message, MessageType, Reaction, ReplyTo, SystemInfo};
 use crate::domain::{ConversationId, MessageId, PageLimit, Seq, UserId};
 
@@ -275,25 +275,26 @@ impl Store {
         binds: &[Bind<'_>],
     ) -> Result<Vec<Message>, sqlx::Error> {
         match self.message_reader() {
-            MessageReader::Sqlite(readers) => {
-                load(&mut *readers.acquire().await?, condition, binds).await
+            MessageReader::Sqlite { rows, .. } => {
+                load(&mut *rows.acquire().await?, condition, binds).await
             }
             MessageReader::Any(pool) => load(&mut *pool.acquire().await?, condition, binds).await,
         }
     }
 
-    /// A page of messages as a JSON array, and whether more lie beyond it in
-    /// the direction of travel. By seq (ascending; older for `before` or no
-    /// cursor, newer for `after`), or with `since_rev` every message changed
-    /// after that rev, ascending by rev.
+    /// A page of messages and whether more lie beyond it in the direction of
+    /// travel, written out as JSON. By seq (ascending; older for `before` or
+    /// no cursor, newer for `after`), or with `since_rev` every message
+    /// changed after that rev, ascending by rev.
     pub async fn messages_page(
         &self,
         conversation_id: &ConversationId,
         page: PageQuery,
-    ) -> StoreResult<(Box<RawValue>, bool)> {
-        if let MessageReader::Sqlite(readers) = self.message_reader() {
-            let mut conn = readers.acquire().await?;
-            return Ok(super::page_json::sqlite_page(&mut conn, conversation_id, page).await?);
+    ) -> StoreResult<HistoryPageJson> {
+        if let MessageReader::Sqlite { pages, .. } = self.message_reader() {
+            return super::page_json::sqlite_page(pages, conversation_id, page)
+                .await
+                .map_err(StoreError::Page);
         }
         let limit = page.limit.get();
         let conversation = Bind::Text(conversation_id.as_str());
@@ -327,11 +328,8 @@ impl Store {
         if page.since_rev.is_none() && page.after.is_none() {
             messages.reverse();
         }
-        // Straight into a `RawValue`: `RawValue::from_string` would parse
-        // the page again to check what serde_json just wrote.
-        let json = serde_json::value::to_raw_value(&messages)
-            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))?;
-        Ok((json, has_more))
+        HistoryPageJson::from_page(&HistoryPage { messages, has_more })
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))
     }
 
     /// One message by seq; `None` when the conversation has no such message.

@@ -9,10 +9,11 @@
 //! SQLite gets one write connection (SQLite has a single writer anyway, and one
 //! connection avoids `SQLITE_BUSY` storms) and a small pool of readers, which WAL
 //! lets run beside the writer. Message inserts go through [`writer`], which commits
-//! them in batches. Messages read outside the writer (history pages, the last
-//! message of each conversation, search hits) have their own SQLite readers on
-//! sqlx's native driver ([`read`]): the same SQL, without `Any`'s conversion of
-//! every row and its pool's pings.
+//! them in batches. Messages read outside the writer (the last message of each
+//! conversation, search hits) have their own SQLite readers on sqlx's native
+//! driver ([`read`]): the same SQL, without `Any`'s conversion of every row and
+//! its pool's pings. History pages, SQLite's own JSON ([`page_json`]), are read on
+//! the request's thread through rusqlite ([`page_readers`]).
 
 pub mod attachments;
 pub mod avatars;
@@ -20,23 +21,29 @@ pub mod blobs;
 pub mod blocks;
 mod bulk_send;
 pub mod changes;
+mod checkpoint;
+mod connection_list;
 pub mod conversations;
 pub mod groups;
 pub mod messages;
 mod page_json;
+mod page_readers;
 pub(crate) mod read;
 pub mod search;
 pub mod users;
 pub mod writer;
 
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{AnyPool, Executor};
 
 use self::conversations::MembersCache;
+use self::page_readers::PageReaders;
 use self::read::SqliteReaders;
 use crate::config::{Config, SqliteSync};
 
@@ -49,8 +56,12 @@ pub enum Backend {
 /// Where messages are read outside the writer.
 #[derive(Clone)]
 pub(crate) enum MessageReader {
-    /// SQLite: connections of their own on the native driver.
-    Sqlite(Arc<SqliteReaders>),
+    /// SQLite: connections of their own on the native driver, and for
+    /// history pages, on the request's own thread.
+    Sqlite {
+        rows: Arc<SqliteReaders>,
+        pages: Arc<PageReaders>,
+    },
     /// PostgreSQL: the shared `Any` pool.
     Any(AnyPool),
 }
@@ -88,11 +99,20 @@ impl Store {
             write.close().await;
             let write = sqlite_pool(&url, 1, synchronous).await?;
             let read = sqlite_pool(&url, 4, synchronous).await?;
-            let messages = SqliteReaders::open(&url, 4, &sqlite_pragmas(synchronous)).await?;
+            let messages =
+                Arc::new(SqliteReaders::open(&url, 4, &sqlite_pragmas(synchronous)).await?);
+            checkpoint::spawn(messages.clone());
+            let path = SqliteConnectOptions::from_str(&url)?
+                .get_filename()
+                .to_owned();
+            let pages = Arc::new(PageReaders::open(&path, 4)?);
             Ok(Self {
                 read,
                 write,
-                messages: MessageReader::Sqlite(Arc::new(messages)),
+                messages: MessageReader::Sqlite {
+                    rows: messages,
+                    pages,
+                },
                 backend: Backend::Sqlite,
                 members_cache: Default::default(),
             })
@@ -137,8 +157,9 @@ impl Store {
     }
 
     pub async fn close(&self) {
-        if let MessageReader::Sqlite(readers) = &self.messages {
-            readers.close().await;
+        if let MessageReader::Sqlite { rows, pages } = &self.messages {
+            pages.close();
+            rows.close().await;
         }
         self.read.close().await;
         self.write.close().await;
@@ -189,10 +210,15 @@ fn sqlite_memstatus_off() {
 /// statement journal (the pages it changed, to undo just that statement);
 /// in memory rather than in a temporary file it cost ~10% less per batch of
 /// sends (docs/benchmarks.md, "What each optimisation changed", item 8).
+///
+/// `wal_autocheckpoint`: checkpoints run in the background ([`checkpoint`]);
+/// a committing connection checkpoints inline only as a backstop.
 fn sqlite_pragmas(synchronous: &str) -> String {
     format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY;"
+         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA temp_store = MEMORY; \
+         PRAGMA wal_autocheckpoint = {};",
+        checkpoint::WRITER_BACKSTOP_PAGES
     )
 }
 
@@ -208,6 +234,9 @@ pub enum StoreError {
     Unavailable(#[source] sqlx::Error),
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// A history page's read on SQLite's own API ([`page_readers`]) failed.
+    #[error("database error: {0}")]
+    Page(#[source] rusqlite::Error),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

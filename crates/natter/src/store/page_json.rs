@@ -11,10 +11,11 @@
 //! contract; the API tests compare the two, message by message
 //! (`history_json::pages_show_every_message_as_announced`).
 
-use serde_json::value::RawValue;
-use sqlx::SqliteConnection;
+use std::sync::LazyLock;
 
 use super::messages::PageQuery;
+use super::page_readers::{PageBinds, PageReaders};
+use crate::contract::bodies::HistoryPageJson;
 use crate::domain::{ConversationId, Seq};
 
 /// One message as the contract's `Message`, from `messages m` with the sender
@@ -47,14 +48,15 @@ const MESSAGE_JSON: &str = "json_object(\
          ELSE json_array() END, \
      'rev', m.rev)";
 
-/// A page as [`super::Store::messages_page`] answers it: the messages (at
-/// most `limit`) as a JSON array, and whether more lie beyond.
+/// A page as [`super::Store::messages_page`] answers it: the whole answer,
+/// `{"messages":[…],"hasMore":…}`, with at most `limit` messages.
 ///
 /// The page is the first `limit` messages in the direction of travel (newest
 /// first for `before`), walking the index, their objects joined as text in
 /// the page's order, ascending (by seq, or by rev for `sinceRev`): no JSON is
-/// parsed again on the way. Whether there are more is one step further along
-/// the same index, which holds the key.
+/// parsed again on the way. Whether there are more is one index probe past
+/// the page's last message (an empty page has nothing beyond it); probing
+/// with `LIMIT 1 OFFSET limit` walked the page's entries a second time.
 ///
 /// The order of the joined objects is that of the sorted subquery SQLite
 /// feeds `group_concat`; `group_concat(… ORDER BY page_order)` says so explicitly but
@@ -62,39 +64,56 @@ const MESSAGE_JSON: &str = "json_object(\
 /// the load tool check every page's order, so an SQLite that stopped keeping
 /// it would fail them.
 pub(crate) async fn sqlite_page(
-    conn: &mut SqliteConnection,
+    readers: &PageReaders,
     conversation_id: &ConversationId,
     page: PageQuery,
-) -> Result<(Box<RawValue>, bool), sqlx::Error> {
-    let (key, direction, low, high) = match page.since_rev {
-        Some(rev) => ("rev", "ASC", rev, i64::MAX),
+) -> Result<HistoryPageJson, rusqlite::Error> {
+    let (sql, low, high) = match page.since_rev {
+        Some(rev) => (&*SINCE_REV, rev, i64::MAX),
         None if page.after.is_some() => (
-            "seq",
-            "ASC",
+            &*AFTER_SEQ,
             page.after.map_or(-1, Seq::get),
             page.before.map_or(i64::MAX, Seq::get),
         ),
-        None => ("seq", "DESC", -1, page.before.map_or(i64::MAX, Seq::get)),
+        None => (&*BEFORE_SEQ, -1, page.before.map_or(i64::MAX, Seq::get)),
     };
-    let sql = format!(
-        "SELECT '[' || COALESCE(group_concat(j, ','), '') || ']', \
-             EXISTS (SELECT 1 FROM messages x \
-                 WHERE x.conversation_id = ?1 AND x.{key} > ?2 AND x.{key} < ?3 \
-                 ORDER BY x.{key} {direction} LIMIT 1 OFFSET ?4) \
-         FROM (SELECT j FROM (SELECT {MESSAGE_JSON} AS j, m.{key} AS page_order \
-             FROM messages m JOIN users u ON u.id = m.sender_id \
-             LEFT JOIN messages o ON o.conversation_id = m.conversation_id AND o.seq = m.reply_to \
-             WHERE m.conversation_id = ?1 AND m.{key} > ?2 AND m.{key} < ?3 \
-             ORDER BY m.{key} {direction} LIMIT ?4) ORDER BY page_order)"
-    );
-    let limit = page.limit.get();
-    let (json, has_more): (String, bool) = sqlx::query_as(&sql)
-        .bind(conversation_id.as_str())
-        .bind(low)
-        .bind(high)
-        .bind(limit)
-        .fetch_one(conn)
-        .await?;
-    let json = RawValue::from_string(json).map_err(|e| sqlx::Error::Decode(e.into()))?;
-    Ok((json, has_more))
+    let binds = PageBinds {
+        conversation_id: conversation_id.as_str(),
+        low,
+        high,
+        limit: page.limit.get(),
+    };
+    let json = readers.text(sql, binds).await?;
+    Ok(HistoryPageJson::written_by_store(json))
+}
+
+/// The page's statement for each way of reading: `sinceRev` (ascending by
+/// rev), `after` (ascending by seq) and `before` or no cursor (descending by
+/// seq). Built once; each reader connection keeps them prepared.
+static SINCE_REV: LazyLock<String> = LazyLock::new(|| page_sql("rev", "ASC"));
+static AFTER_SEQ: LazyLock<String> = LazyLock::new(|| page_sql("seq", "ASC"));
+static BEFORE_SEQ: LazyLock<String> = LazyLock::new(|| page_sql("seq", "DESC"));
+
+/// The statement that reads `?4` messages of conversation `?1` with `key`
+/// strictly between `?2` and `?3`, walking `direction`, as the whole answer.
+fn page_sql(key: &str, direction: &str) -> String {
+    // Beyond the page: past its last message in the direction of travel,
+    // still inside the cursors.
+    let beyond = if direction == "DESC" {
+        format!("x.{key} > ?2 AND x.{key} < page.first")
+    } else {
+        format!("x.{key} > page.last AND x.{key} < ?3")
+    };
+    format!(
+        "SELECT '{{\"messages\":[' || page.objects || '],\"hasMore\":' || \
+             CASE WHEN EXISTS (SELECT 1 FROM messages x \
+                 WHERE x.conversation_id = ?1 AND {beyond}) THEN 'true}}' ELSE 'false}}' END \
+         FROM (SELECT COALESCE(group_concat(j, ','), '') AS objects, \
+                   MIN(page_order) AS first, MAX(page_order) AS last \
+             FROM (SELECT j, page_order FROM (SELECT {MESSAGE_JSON} AS j, m.{key} AS page_order \
+                 FROM messages m JOIN users u ON u.id = m.sender_id \
+                 LEFT JOIN messages o ON o.conversation_id = m.conversation_id AND o.seq = m.reply_to \
+                 WHERE m.conversation_id = ?1 AND m.{key} > ?2 AND m.{key} < ?3 \
+                 ORDER BY m.{key} {direction} LIMIT ?4) ORDER BY page_order)) AS page"
+    )
 }

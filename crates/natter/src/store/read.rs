@@ -1,6 +1,7 @@
-//! One SQL text, run on either driver: the hot reads (history pages, the last
-//! message of each conversation, search hits) go to SQLite's native driver,
-//! everything else and PostgreSQL to sqlx's `Any` driver.
+//! One SQL text, run on either driver: the hot reads (the last message of each
+//! conversation, search hits; history pages on SQLite have [`super::page_readers`])
+//! go to SQLite's native driver, everything else and PostgreSQL to sqlx's `Any`
+//! driver.
 //!
 //! Why a native path at all: `Any` converts every SQLite row into an `AnyRow`
 //! (about 5% of a history page in a profile), and its pool pings each
@@ -8,7 +9,6 @@
 //! page. The SQL stays the one both back-ends share; only the connection type
 //! differs, so [`FetchRows`] is implemented for both by one macro.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,7 +16,8 @@ use futures_util::future::BoxFuture;
 use sqlx::any::AnyRow;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteRow};
 use sqlx::{AnyConnection, ConnectOptions, Connection, Executor, FromRow, SqliteConnection};
-use tokio::sync::{Semaphore, SemaphorePermit};
+
+use super::connection_list::{ConnectionList, Held};
 
 /// A value bound to `$n`, in order.
 #[derive(Debug, Clone, Copy)]
@@ -67,16 +68,13 @@ fetch_rows_on!(AnyConnection);
 fetch_rows_on!(SqliteConnection);
 
 /// SQLite connections on the native driver for the hot reads.
-///
-/// Not a `sqlx::Pool`: that one pings a connection when it hands it out and
-/// again, in a task of its own, when it comes back, each a round trip to the
-/// connection's worker thread, for a local file that cannot hang up. Here a
-/// connection is taken from and put back into a list; the semaphore makes the
-/// callers wait for one in turn.
-pub(crate) struct SqliteReaders {
-    idle: Mutex<Vec<SqliteConnection>>,
-    available: Semaphore,
-}
+pub(crate) struct SqliteReaders(ConnectionList<SqliteConnection>);
+
+/// A connection of [`SqliteReaders`], back in the list when dropped. A read
+/// cancelled half-way leaves nothing behind: its statement is reset on the
+/// worker thread before the next command runs, and readers open no
+/// transactions.
+pub(crate) type SqliteReader<'a> = Held<'a, SqliteConnection>;
 
 impl SqliteReaders {
     pub(crate) async fn open(url: &str, size: usize, pragmas: &str) -> anyhow::Result<Self> {
@@ -88,80 +86,27 @@ impl SqliteReaders {
         let options = options
             .row_buffer_size(256)
             .busy_timeout(Duration::from_secs(5));
-        let mut idle = Vec::with_capacity(size);
+        let mut conns = Vec::with_capacity(size);
         for _ in 0..size {
             let mut conn = options
                 .connect()
                 .await
                 .with_context(|| format!("opening SQLite database {url} for reading"))?;
             conn.execute(pragmas).await?;
-            idle.push(conn);
+            conns.push(conn);
         }
-        Ok(Self {
-            idle: Mutex::new(idle),
-            available: Semaphore::new(size),
-        })
+        Ok(Self(ConnectionList::new(conns)))
     }
 
     /// A connection for as long as the guard lives.
     pub(crate) async fn acquire(&self) -> Result<SqliteReader<'_>, sqlx::Error> {
-        let permit = self
-            .available
-            .acquire()
-            .await
-            .map_err(|_| sqlx::Error::PoolClosed)?;
-        let conn = self.idle_list().pop().ok_or(sqlx::Error::PoolClosed)?;
-        Ok(SqliteReader {
-            readers: self,
-            conn: Some(conn),
-            _permit: permit,
-        })
+        self.0.acquire().await.ok_or(sqlx::Error::PoolClosed)
     }
 
     /// Closes every connection; later acquires fail.
     pub(crate) async fn close(&self) {
-        self.available.close();
-        let conns = std::mem::take(&mut *self.idle_list());
-        for conn in conns {
+        for conn in self.0.close() {
             let _ = conn.close().await;
-        }
-    }
-
-    fn idle_list(&self) -> std::sync::MutexGuard<'_, Vec<SqliteConnection>> {
-        self.idle
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// A connection of [`SqliteReaders`], back in the list when dropped. A read
-/// cancelled half-way leaves nothing behind: its statement is reset on the
-/// worker thread before the next command runs, and readers open no
-/// transactions.
-pub(crate) struct SqliteReader<'a> {
-    readers: &'a SqliteReaders,
-    conn: Option<SqliteConnection>,
-    _permit: SemaphorePermit<'a>,
-}
-
-impl std::ops::Deref for SqliteReader<'_> {
-    type Target = SqliteConnection;
-
-    fn deref(&self) -> &SqliteConnection {
-        self.conn.as_ref().expect("held until dropped")
-    }
-}
-
-impl std::ops::DerefMut for SqliteReader<'_> {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        self.conn.as_mut().expect("held until dropped")
-    }
-}
-
-impl Drop for SqliteReader<'_> {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.readers.idle_list().push(conn);
         }
     }
 }

@@ -222,6 +222,16 @@ impl TestApp {
         &self.http
     }
 
+    /// GET as `token`, the whole response (for its headers, or a body that is not JSON).
+    pub async fn get_response(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent")
+    }
+
     pub async fn register(&self, username: &str) -> TestUser {
         let (status, body) = self
             .call(
@@ -509,6 +519,16 @@ impl TestSocket {
             seen.push(event);
         }
         seen
+    }
+
+    /// The `presence` events about `user_id` that arrive within `wait`, in order.
+    pub async fn presence_of_within(&self, user_id: &str, wait: Duration) -> Vec<Value> {
+        self.events_within(wait)
+            .await
+            .into_iter()
+            .filter(|(name, payload)| name == "presence" && payload["userId"] == user_id)
+            .map(|(_, payload)| payload)
+            .collect()
     }
 
     /// The next event with any of the `names` (others are skipped), within 5 s.

@@ -194,6 +194,15 @@ async fn pages_show_every_message_as_announced(app: TestApp) {
             );
         }
     }
+    // The answer is sent as the database wrote it: it still says it is JSON.
+    let answer = app
+        .get_response(&format!("/api/conversations/{id}/messages"), &carol.token)
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert_eq!(
+        answer.headers()[reqwest::header::CONTENT_TYPE],
+        "application/json"
+    );
 }
 
 on_both_backends!(pages_show_every_message_as_announced);

@@ -74,6 +74,15 @@ async fn strangers_hear_nothing_and_contacts_everything(app: TestApp) {
     let offline = bob_later.next_presence_of(&alice.id).await;
     assert_eq!(offline["online"], false);
     assert!(offline["lastSeenAt"].is_i64(), "{offline}");
+    // Bob's newest socket is gone, his first is still here: a new one still
+    // finds alice among its contacts.
+    bob_later.disconnect().await;
+    let bob_third = app.socket(&bob.token).await;
+    rename(&app, &alice, "away").await;
+    for socket in [&bob_socket, &bob_third] {
+        let user = socket.next("user").await;
+        assert_eq!(user["statusMessage"], "away", "{user}");
+    }
 
     assert_eq!(
         heard_about(&carol_socket, &alice.id).await,

@@ -249,12 +249,7 @@ async fn every_answer_carries_security_headers(app: TestApp) {
         .unwrap();
     assert_security_headers(&route, "an SPA route");
 
-    let me = http
-        .get(format!("{}/api/me", app.base))
-        .bearer_auth(&alice.token)
-        .send()
-        .await
-        .unwrap();
+    let me = app.get_response("/api/me", &alice.token).await;
     assert_eq!(me.status(), StatusCode::OK);
     assert_security_headers(&me, "/api/me");
 
