@@ -5,7 +5,8 @@
 import type { Attachment, Conversation, MembersAnswer, Message, User } from "./types";
 
 export class ApiError extends Error {
-  constructor(public status: number, public code: string, message: string) {
+  /** With `payload_too_large`: the server's limit, in bytes. */
+  constructor(public status: number, public code: string, message: string, public limitBytes?: number) {
     super(message);
   }
 }
@@ -36,7 +37,7 @@ async function request<T>(method: string, path: string, body?: unknown): Promise
   if (!res.ok) {
     const code = data?.error?.code ?? (res.status >= 500 ? "internal_error" : "http_" + res.status);
     if (res.status === 401 && !path.startsWith("/api/auth/") && path !== "/api/me/password") onUnauthorized();
-    throw new ApiError(res.status, code, data?.error?.message ?? res.statusText);
+    throw new ApiError(res.status, code, data?.error?.message ?? res.statusText, data?.error?.limitBytes);
   }
   return data as T;
 }
@@ -174,7 +175,7 @@ export function uploadFile(file: Blob, name: string, onProgress: (fraction: numb
       let data: any = null;
       try { data = JSON.parse(xhr.responseText); } catch { /* not JSON */ }
       if (xhr.status === 201 && data?.attachment) resolve(data.attachment as Attachment);
-      else reject(new ApiError(xhr.status, data?.error?.code ?? (xhr.status >= 500 ? "internal_error" : "http_" + xhr.status), data?.error?.message ?? xhr.statusText));
+      else reject(new ApiError(xhr.status, data?.error?.code ?? (xhr.status >= 500 ? "internal_error" : "http_" + xhr.status), data?.error?.message ?? xhr.statusText, data?.error?.limitBytes));
     };
     xhr.onerror = () => reject(new ApiError(0, "network_error", "network error"));
     const fd = new FormData();

@@ -42,8 +42,13 @@ pub enum AppError {
     MethodNotAllowed,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
-    #[error("{0}")]
-    TooLarge(String),
+    /// 413: a body, file or picture over its limit; `limit_bytes` is that limit,
+    /// for a client to show, where it is one number.
+    #[error("{message}")]
+    TooLarge {
+        message: String,
+        limit_bytes: Option<u64>,
+    },
     #[error("{0}")]
     UnsupportedMedia(String),
     /// 422: well-formed, but a value breaks a rule.
@@ -76,6 +81,13 @@ impl AppError {
         }
     }
 
+    pub fn too_large(message: impl Into<String>, limit_bytes: Option<u64>) -> Self {
+        Self::TooLarge {
+            message: message.into(),
+            limit_bytes,
+        }
+    }
+
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
@@ -95,7 +107,7 @@ impl AppError {
             Self::NotFound(_) => "not_found",
             Self::Blocked => "blocked",
             Self::MethodNotAllowed => "method_not_allowed",
-            Self::TooLarge(_) => "payload_too_large",
+            Self::TooLarge { .. } => "payload_too_large",
             Self::UnsupportedMedia(_) => "unsupported_media_type",
             Self::TooManyRequests { .. } => "too_many_requests",
             Self::Busy => "busy",
@@ -114,7 +126,7 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMedia(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } | Self::Busy | Self::RateLimited { .. } => {
@@ -146,11 +158,16 @@ impl AppError {
             ),
             _ => None,
         };
+        let limit_bytes = match self {
+            Self::TooLarge { limit_bytes, .. } => *limit_bytes,
+            _ => None,
+        };
         ErrorBody {
             error: ErrorDetail {
                 code: self.code().to_owned(),
                 message: self.to_string(),
                 retry_after_ms,
+                limit_bytes,
             },
         }
     }

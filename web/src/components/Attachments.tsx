@@ -47,6 +47,8 @@ export interface PendingFile {
   progress: number;
   attachment?: Attachment;
   error?: string;
+  /** The server's limit when the upload was refused as too large. */
+  limitBytes?: number;
 }
 
 export function AttachmentTray({ files, onRemove, errorText }: { files: PendingFile[]; onRemove: (key: string) => void; errorText: (code: string) => string }) {
@@ -59,7 +61,7 @@ export function AttachmentTray({ files, onRemove, errorText }: { files: PendingF
           className={`flex max-w-[260px] items-center gap-2 rounded-xl px-3 py-1.5 text-xs ring-1 ${f.error ? "bg-rose-50 text-rose-800 ring-rose-200" : "bg-slate-50 text-slate-700 ring-slate-200"}`}>
           <span className="min-w-0">
             <span className="block truncate font-medium">{f.name}</span>
-            {f.error ? <span role="alert" data-testid="attachment-error" data-code={f.error}>{errorText(f.error)}</span>
+            {f.error ? <span role="alert" data-testid="attachment-error" data-code={f.error}>{f.error === "payload_too_large" && f.limitBytes ? t.fileTooLarge(formatSize(f.limitBytes)) : errorText(f.error)}</span>
               : f.attachment ? <span>{formatSize(f.attachment.size)}</span>
               : <span aria-live="polite">
                   {t.uploading(Math.round(f.progress * 100))}

@@ -634,7 +634,7 @@ function useFiles() {
       setList((l) => [...l, { key, name, progress: 0 }]);
       uploadFile(file, name, (progress) => update(key, { progress }))
         .then((attachment) => update(key, { attachment, progress: 1 }))
-        .catch((e) => update(key, { error: e instanceof ApiError ? e.code : "unknown" }));
+        .catch((e) => update(key, e instanceof ApiError ? { error: e.code, limitBytes: e.limitBytes } : { error: "unknown" }));
     }
   };
   return {

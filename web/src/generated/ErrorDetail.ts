@@ -12,4 +12,9 @@ message: string,
 /**
  * With `rate_limited`: milliseconds until the next attempt can pass.
  */
-retryAfterMs?: number, };
+retryAfterMs?: number, 
+/**
+ * With `payload_too_large` on an upload, a picture or a JSON body: the
+ * limit that was passed, in bytes.
+ */
+limitBytes?: number, };

@@ -332,6 +332,11 @@ pub struct ErrorDetail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub retry_after_ms: Option<u64>,
+    /// With `payload_too_large` on an upload, a picture or a JSON body: the
+    /// limit that was passed, in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub limit_bytes: Option<u64>,
 }
 
 #[cfg(test)]

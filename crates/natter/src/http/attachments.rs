@@ -57,7 +57,11 @@ pub async fn upload(
     let mut multipart = Multipart::from_request(request, &ctx).await.map_err(|_| {
         AppError::UnsupportedMedia("send the file as multipart/form-data, field 'file'".into())
     })?;
-    while let Some(field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(multipart_error(limit))?
+    {
         if field.name() == Some("file") {
             let attachment = attachments::upload(&ctx, &user, field).await?;
             return Ok((StatusCode::CREATED, Json(AttachmentAnswer { attachment })));

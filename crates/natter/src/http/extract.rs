@@ -40,7 +40,7 @@ impl From<JsonRejection> for AppError {
                 AppError::bad_request("malformed_json", "the body is not valid JSON")
             }
             JsonRejection::BytesRejection(e) if e.status() == 413 => {
-                AppError::TooLarge("the body is too large".into())
+                AppError::too_large("the body is too large", Some(super::JSON_BODY_LIMIT as u64))
             }
             other => AppError::bad_request("bad_request", other.body_text()),
         }

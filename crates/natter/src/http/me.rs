@@ -101,7 +101,7 @@ pub async fn put_avatar(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|len| len > AVATAR_BODY_LIMIT) {
-        return Err(too_large());
+        return Err(images::too_large());
     }
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         if field.name() != Some("avatar") {
@@ -110,7 +110,7 @@ pub async fn put_avatar(
         let mut bytes = Vec::new();
         while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
             if bytes.len() + chunk.len() > images::MAX_UPLOAD_BYTES {
-                return Err(too_large());
+                return Err(images::too_large());
             }
             bytes.extend_from_slice(&chunk);
         }
@@ -137,13 +137,9 @@ pub async fn delete_avatar(
     Ok(Json(UserAnswer { user }))
 }
 
-fn too_large() -> AppError {
-    AppError::TooLarge("the picture must be at most 5 MiB".into())
-}
-
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        too_large()
+        images::too_large()
     } else {
         AppError::bad_request("invalid_multipart", e.body_text())
     }

@@ -37,7 +37,7 @@ use crate::error::AppError;
 use crate::state::Ctx;
 
 /// JSON bodies are small; only the avatar upload gets more.
-const JSON_BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 /// Every route of the API with its documentation, before state is attached.
 fn api_routes() -> OpenApiRouter<Ctx> {

@@ -107,7 +107,7 @@ async fn receive(
         .map_err(|e| AppError::Internal(e.into()))?;
     let mut size = 0u64;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    while let Some(piece) = field.chunk().await.map_err(multipart_error)? {
+    while let Some(piece) = field.chunk().await.map_err(multipart_error(limit))? {
         size += piece.len() as u64;
         if size > limit {
             return Err(too_large(limit));
@@ -127,18 +127,24 @@ async fn receive(
 }
 
 pub fn too_large(limit: u64) -> AppError {
-    AppError::TooLarge(format!(
-        "the file is too large: at most {} bytes ({:.1} MiB) are accepted",
-        limit,
-        limit as f64 / (1024.0 * 1024.0)
-    ))
+    AppError::too_large(
+        format!(
+            "the file is too large: at most {} bytes ({:.1} MiB) are accepted",
+            limit,
+            limit as f64 / (1024.0 * 1024.0)
+        ),
+        Some(limit),
+    )
 }
 
-pub fn multipart_error(e: MultipartError) -> AppError {
-    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-        AppError::TooLarge("the upload is too large".into())
-    } else {
-        AppError::bad_request("invalid_multipart", e.body_text())
+/// Maps a multipart stream's error; a body past its cap is over `limit`.
+pub fn multipart_error(limit: u64) -> impl Fn(MultipartError) -> AppError {
+    move |e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            too_large(limit)
+        } else {
+            AppError::bad_request("invalid_multipart", e.body_text())
+        }
     }
 }
 

@@ -16,6 +16,14 @@ use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
+
+/// A picture over [`MAX_UPLOAD_BYTES`].
+pub fn too_large() -> AppError {
+    AppError::too_large(
+        "the picture must be at most 5 MiB",
+        Some(MAX_UPLOAD_BYTES as u64),
+    )
+}
 /// 40 megapixels: any real photo, but not a decompression bomb.
 pub const MAX_PIXELS: u64 = 40_000_000;
 pub const MAX_SIDE: u32 = 16_384;

@@ -38,9 +38,7 @@ pub async fn update(
 pub async fn set_avatar(ctx: &Ctx, user_id: &UserId, upload: Vec<u8>) -> AppResult<User> {
     ctx.limits.check(Action::Profile, user_id)?;
     if upload.len() > images::MAX_UPLOAD_BYTES {
-        return Err(AppError::TooLarge(
-            "the picture must be at most 5 MiB".into(),
-        ));
+        return Err(images::too_large());
     }
     let avatar = ctx.cpu.run(move || images::process(&upload)).await??;
     let row = ctx

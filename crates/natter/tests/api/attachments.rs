@@ -321,6 +321,11 @@ async fn bad_uploads_and_sends_are_refused() {
         (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         "{body}"
     );
+    assert_eq!(
+        body["error"]["limitBytes"],
+        1024 * 1024,
+        "the limit, to show"
+    );
     // Exactly the limit is fine.
     uploaded(&app, &alice, vec![7; 1024 * 1024], "just.bin").await;
     let form = reqwest::multipart::Form::new().text("other", "x");

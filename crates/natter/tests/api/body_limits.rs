@@ -70,6 +70,7 @@ async fn a_6_mib_avatar_gets_a_readable_413_declared_or_streamed() {
         let (status, body) = put_avatar(&http, &app.base, &alice.token, 6 * MIB, declared).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
         assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+        assert_eq!(body["error"]["limitBytes"], 5 * MIB, "{body}");
         assert!(
             body["error"]["message"].as_str().unwrap().contains("5 MiB"),
             "{body}"
@@ -114,6 +115,7 @@ async fn an_oversized_json_body_gets_a_readable_413() {
         .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert_eq!(body["error"]["code"], "payload_too_large");
+    assert_eq!(body["error"]["limitBytes"], 64 * 1024, "{body}");
     let sent = app.send(&alice, &id, "small", "small").await;
     assert_eq!(sent["seq"], 1, "still serving");
 }
