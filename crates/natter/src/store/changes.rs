@@ -74,6 +74,8 @@ pub(crate) struct NewMessage<'a> {
     pub client_id: &'a str,
     pub system: Option<&'a SystemInfo>,
     pub reply_to: Option<i64>,
+    /// Files are attached to it (the `extras` column, migration 0010).
+    pub has_attachments: bool,
     pub now: i64,
 }
 
@@ -88,7 +90,8 @@ pub(crate) async fn insert_message(
     let kind = if system.is_some() { "system" } else { "text" };
     let inserted: Option<i64> = sqlx::query_scalar(
         "INSERT INTO messages (conversation_id, seq, id, sender_id, msg, client_id, created_at, \
-         type, system, reply_to, rev) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         type, system, reply_to, rev, extras) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
          ON CONFLICT (sender_id, client_id) DO NOTHING RETURNING seq",
     )
     .bind(m.conversation_id)
@@ -102,6 +105,7 @@ pub(crate) async fn insert_message(
     .bind(system)
     .bind(m.reply_to)
     .bind(m.rev)
+    .bind(i64::from(m.has_attachments))
     .fetch_optional(&mut *conn)
     .await?;
     Ok(inserted.is_some())
@@ -169,6 +173,7 @@ pub(crate) async fn send(
             client_id: req.client_id.as_str(),
             system: None,
             reply_to: req.reply_to,
+            has_attachments: !req.attachments.is_empty(),
             now,
         },
     )
@@ -375,7 +380,7 @@ async fn react(
         .bind(user_id);
     let change = if add { change.bind(rev) } else { change };
     change.execute(&mut *conn).await?;
-    sqlx::query("UPDATE messages SET rev = $3 WHERE conversation_id = $1 AND seq = $2")
+    sqlx::query("UPDATE messages SET rev = $3, extras = 1 WHERE conversation_id = $1 AND seq = $2")
         .bind(conversation_id)
         .bind(seq)
         .bind(rev)

@@ -219,6 +219,7 @@ async fn system_message(
             client_id: &client_id,
             system: Some(system),
             reply_to: None,
+            has_attachments: false,
             now,
         },
     )

@@ -252,3 +252,67 @@ impl From<sqlx::Error> for StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+
+    /// Migration 0010 marks the messages that had reactions or attachments
+    /// before it, so their history pages still look them up.
+    #[tokio::test]
+    async fn extras_are_set_on_existing_messages_with_reactions_or_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::from_str(&format!(
+            "sqlite://{}",
+            dir.path().join("t.db").display()
+        ))
+        .unwrap()
+        .create_if_missing(true)
+        .foreign_keys(false);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let mut before = sqlx::migrate!("./migrations/sqlite");
+        let earlier: Vec<_> = before
+            .migrations
+            .iter()
+            .filter(|m| m.version < 10)
+            .cloned()
+            .collect();
+        before.migrations = earlier.into();
+        before.run(&pool).await.unwrap();
+        for seq in 1..=4 {
+            sqlx::query(
+                "INSERT INTO messages (conversation_id, seq, id, sender_id, msg, client_id, created_at) \
+                 VALUES ('c', ?1, 'm' || ?1, 'u', 'hi', 'k' || ?1, 0)",
+            )
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query("INSERT INTO reactions (conversation_id, seq, emoji, user_id, rev) VALUES ('c', 1, '👍', 'u', 5)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO attachments (id, uploader_id, name, content_type, size, conversation_id, seq, position, created_at) \
+             VALUES ('a', 'u', 'f.txt', 'text/plain', 1, 'c', 3, 0, 0), \
+                    ('b', 'u', 'g.txt', 'text/plain', 1, NULL, NULL, NULL, 0)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .unwrap();
+        let extras: Vec<(i64, i64)> =
+            sqlx::query_as("SELECT seq, extras FROM messages ORDER BY seq")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(extras, [(1, 1), (2, 0), (3, 1), (4, 0)]);
+    }
+}

@@ -21,6 +21,15 @@ use super::connection_list::ConnectionList;
 /// Prepared statements kept per connection: the page's three shapes.
 const STATEMENTS_PER_CONNECTION: usize = 8;
 
+/// How much of the database file each page reader maps into memory: its pages
+/// are then read in place from the OS page cache, not copied by a `pread` per
+/// page (reads were ~7% of a page's CPU, and the mapping took 6–10% off it in
+/// interleaved runs, docs/benchmarks.md item 13). The mapped pages are the
+/// page cache's, shared by the four readers, and show as file-backed RSS.
+/// SQLite maps the file only as far as it reaches; natter never shrinks it (no
+/// `VACUUM` while serving, see docs/operations.md).
+const MMAP_BYTES: u64 = 1 << 30;
+
 /// The bound values of a page's statement: the conversation, the two cursors
 /// and the limit (`?1`–`?4` of `page_json`'s statements).
 pub(crate) struct PageBinds<'a> {
@@ -44,7 +53,9 @@ impl PageReaders {
             )
             .with_context(|| format!("opening {} for history pages", path.display()))?;
             conn.busy_timeout(Duration::from_secs(5))?;
-            conn.execute_batch("PRAGMA query_only = ON; PRAGMA temp_store = MEMORY;")?;
+            conn.execute_batch(&format!(
+                "PRAGMA query_only = ON; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = {MMAP_BYTES};"
+            ))?;
             conn.set_prepared_statement_cache_capacity(STATEMENTS_PER_CONNECTION);
             conns.push(conn);
         }

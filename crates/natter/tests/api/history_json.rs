@@ -112,6 +112,13 @@ async fn pages_show_every_message_as_announced(app: TestApp) {
         json!({"msg": "two files", "clientId": "h3", "attachments": [photo["id"], file["id"]]}),
     )
     .await;
+    // Files and never a reaction: the page finds them by the attachments alone.
+    let lone = upload(&app, &alice, b"lone bytes".to_vec(), "lone.txt").await;
+    send(
+        &alice,
+        json!({"msg": "one file", "clientId": "h3b", "attachments": [lone["id"]]}),
+    )
+    .await;
     let doomed = send(&carol, json!({"msg": "soon gone", "clientId": "h4"})).await;
     send(
         &carol,
@@ -165,8 +172,8 @@ async fn pages_show_every_message_as_announced(app: TestApp) {
     }
     assert_eq!(
         announced.len(),
-        13,
-        "one system message and twelve sent: {:?}",
+        14,
+        "one system message and thirteen sent: {:?}",
         announced.keys()
     );
     let shown = &announced[&first];
