@@ -16,14 +16,6 @@ use image::{DynamicImage, ImageFormat, ImageReader, Limits};
 use crate::error::{AppError, AppResult};
 
 pub const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
-
-/// A picture over [`MAX_UPLOAD_BYTES`].
-pub fn too_large() -> AppError {
-    AppError::too_large(
-        "the picture must be at most 5 MiB",
-        Some(MAX_UPLOAD_BYTES as u64),
-    )
-}
 /// 40 megapixels: any real photo, but not a decompression bomb.
 pub const MAX_PIXELS: u64 = 40_000_000;
 pub const MAX_SIDE: u32 = 16_384;
@@ -32,6 +24,14 @@ pub const SMALL_SIDE: u32 = 64;
 /// The longest side of an attachment's preview.
 pub const THUMB_SIDE: u32 = 320;
 pub const CONTENT_TYPE: &str = "image/webp";
+
+/// A picture over [`MAX_UPLOAD_BYTES`].
+pub fn too_large() -> AppError {
+    AppError::too_large(
+        "the picture must be at most 5 MiB",
+        Some(MAX_UPLOAD_BYTES as u64),
+    )
+}
 
 /// The two stored sizes of one picture, WebP-encoded.
 pub struct Avatar {
