@@ -120,6 +120,21 @@ impl Store {
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(5))
+                // sqlx pings a connection when it is released, and by default
+                // again when it is handed out: a round trip to the server on
+                // every acquire. A connection used a moment ago is known to be
+                // alive, so only one idle for a while (a restarted server, a
+                // proxy's idle cut) is pinged first; a failed ping discards it
+                // and the pool takes or opens another.
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_IDLE_AFTER {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(&url)
                 .await
                 .context("connecting to PostgreSQL")?;
@@ -221,6 +236,10 @@ fn sqlite_pragmas(synchronous: &str) -> String {
         checkpoint::WRITER_BACKSTOP_PAGES
     )
 }
+
+/// How long a PostgreSQL connection may sit idle in the pool and still be
+/// handed out without a ping first.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
 
 /// What the store reports. It knows nothing of HTTP: services decide what a
 /// duplicate means for their caller (a taken username, an idempotent retry).

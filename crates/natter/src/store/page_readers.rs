@@ -23,7 +23,7 @@ const STATEMENTS_PER_CONNECTION: usize = 8;
 
 /// How much of the database file each page reader maps into memory: its pages
 /// are then read in place from the OS page cache, not copied by a `pread` per
-/// page (reads were ~7% of a page's CPU, and the mapping took 6–10% off it in
+/// page (reads were ~7% of a page's CPU, and the mapping took ~6% off it in
 /// interleaved runs, docs/benchmarks.md item 13). The mapped pages are the
 /// page cache's, shared by the four readers, and show as file-backed RSS.
 /// SQLite maps the file only as far as it reaches; natter never shrinks it (no
