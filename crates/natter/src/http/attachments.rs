@@ -60,7 +60,7 @@ pub async fn upload(
     while let Some(field) = multipart
         .next_field()
         .await
-        .map_err(multipart_error(limit))?
+        .map_err(multipart_error(|| too_large(limit)))?
     {
         if field.name() == Some("file") {
             let attachment = attachments::upload(&ctx, &user, field).await?;

@@ -9,6 +9,7 @@ use crate::contract::bodies::{AvatarUpload, PasswordChange, ProfilePatch, UserAn
 use crate::contract::events::ErrorBody;
 use crate::domain::{DisplayName, Password, StatusMessage};
 use crate::error::{AppError, AppResult};
+use crate::services::attachments::multipart_error;
 use crate::services::{accounts, images, profiles};
 use crate::state::Ctx;
 
@@ -103,12 +104,20 @@ pub async fn put_avatar(
     if declared.is_some_and(|len| len > AVATAR_BODY_LIMIT) {
         return Err(images::too_large());
     }
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(multipart_error(images::too_large))?
+    {
         if field.name() != Some("avatar") {
             continue;
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        while let Some(chunk) = field
+            .chunk()
+            .await
+            .map_err(multipart_error(images::too_large))?
+        {
             if bytes.len() + chunk.len() > images::MAX_UPLOAD_BYTES {
                 return Err(images::too_large());
             }
@@ -135,12 +144,4 @@ pub async fn delete_avatar(
 ) -> AppResult<Json<UserAnswer>> {
     let user = profiles::remove_avatar(&ctx, &user.id).await?;
     Ok(Json(UserAnswer { user }))
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError) -> AppError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        images::too_large()
-    } else {
-        AppError::bad_request("invalid_multipart", e.body_text())
-    }
 }

@@ -107,7 +107,11 @@ async fn receive(
         .map_err(|e| AppError::Internal(e.into()))?;
     let mut size = 0u64;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
-    while let Some(piece) = field.chunk().await.map_err(multipart_error(limit))? {
+    while let Some(piece) = field
+        .chunk()
+        .await
+        .map_err(multipart_error(|| too_large(limit)))?
+    {
         size += piece.len() as u64;
         if size > limit {
             return Err(too_large(limit));
@@ -137,11 +141,12 @@ pub fn too_large(limit: u64) -> AppError {
     )
 }
 
-/// Maps a multipart stream's error; a body past its cap is over `limit`.
-pub fn multipart_error(limit: u64) -> impl Fn(MultipartError) -> AppError {
+/// Maps a multipart stream's error, for files and pictures alike: a body past
+/// its cap answers `too_large()`, anything else is malformed.
+pub fn multipart_error(too_large: impl Fn() -> AppError) -> impl Fn(MultipartError) -> AppError {
     move |e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            too_large(limit)
+            too_large()
         } else {
             AppError::bad_request("invalid_multipart", e.body_text())
         }
